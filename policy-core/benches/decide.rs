@@ -1,0 +1,2 @@
+//! Benchmarks of `Gate::decide` (filled in below).
+fn main() {}

@@ -1,0 +1,74 @@
+//! The audit record (DESIGN §7): one JSON object per decision, allowed or denied.
+//!
+//! Hosts emit it as one line (the filter logs it at info; the JS package returns it).
+//! It carries the internal detail a client never sees (`detail`).
+
+use serde::Serialize;
+
+/// One decision, as the audit trail keeps it. Field order is the serialised order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// Decision time, RFC 3339 UTC with nanoseconds.
+    pub ts: String,
+    /// Unique id of the decision (also in the denial body).
+    pub decision_id: String,
+    /// `enforce` or `dry_run`.
+    pub mode: &'static str,
+    /// The decision.
+    pub allow: bool,
+    /// Whether the decision was enforced (`false` in dry run).
+    pub enforced: bool,
+    /// HTTP status of the decision (200 when allowed).
+    pub status: u16,
+    /// Stable reason code.
+    pub reason: &'static str,
+    /// The policy's own reason string.
+    pub policy_reason: Option<String>,
+    /// `sub` of the verified approval.
+    pub subject: Option<String>,
+    /// `jti` of the verified approval.
+    pub approval_id: Option<String>,
+    /// `iss` of the verified approval.
+    pub issuer: Option<String>,
+    /// `kid` of the key that verified the approval.
+    pub kid: Option<String>,
+    /// The guarded resource (configuration).
+    pub resource: Option<String>,
+    /// Request method.
+    pub method: String,
+    /// Request path, with query.
+    pub path: String,
+    /// Peer address.
+    pub source: Option<String>,
+    /// Identity from the configured identity source.
+    pub identity: Option<String>,
+    /// End of the approval window (`exp`), RFC 3339 UTC.
+    pub expires: Option<String>,
+    /// Time spent deciding, measured by the host (the core reads no clock).
+    pub eval_ns: Option<u64>,
+    /// The request id (`x-request-id`).
+    pub request_id: Option<String>,
+    /// Whether a token was present.
+    pub token_present: bool,
+    /// Internal detail of a token failure or policy error; never sent to the client.
+    pub detail: Option<String>,
+}
+
+impl AuditRecord {
+    /// The record as one line of JSON.
+    pub fn to_json_line(&self) -> String {
+        // Serialising this struct cannot fail: every field is a string, number, bool
+        // or null. Fall back to a minimal line rather than panic.
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            format!(
+                "{{\"decision_id\":\"{}\",\"audit_error\":true}}",
+                self.decision_id
+            )
+        })
+    }
+
+    /// The record as a JSON value.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}

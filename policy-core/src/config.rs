@@ -1,0 +1,399 @@
+//! The plugin configuration (DESIGN §6): the same JSON object for the Envoy filter, the
+//! JS `Gate` and the `jitgate` command.
+//!
+//! Parsing is strict: unknown fields, duplicate fields, bad keys and out-of-range
+//! values are errors whose message names the field path (`issuers[0].leeway_s`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::jwks::KeySet;
+use crate::policy::DEFAULT_ENTRYPOINT;
+use crate::request::is_header_name;
+use crate::token::Issuer;
+
+/// Default header that carries the approval token.
+pub const DEFAULT_TOKEN_HEADER: &str = "x-jit-approval";
+/// Default longest access window, seconds (12 hours).
+pub const DEFAULT_MAX_TTL_S: u64 = 43_200;
+/// Default clock-skew leeway, seconds.
+pub const DEFAULT_LEEWAY_S: u64 = 30;
+/// Largest leeway a configuration may set, seconds.
+pub const MAX_LEEWAY_S: u64 = 300;
+
+/// A configuration that cannot be used. The message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The text is not JSON at all.
+    #[error("configuration is not valid JSON: {0}")]
+    Syntax(String),
+    /// A field is missing, unknown, of the wrong type, or has a bad value.
+    #[error("configuration field `{field}`: {message}")]
+    Invalid {
+        /// The JSON path of the field (`issuers[0].jwks.keys[1].crv`).
+        field: String,
+        /// What is wrong, lowercase.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A stable code: `config_syntax` or `config_invalid`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Syntax(_) => "config_syntax",
+            Self::Invalid { .. } => "config_invalid",
+        }
+    }
+
+    /// The field at fault, when one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Syntax(_) => None,
+            Self::Invalid { field, .. } => Some(field),
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether denials are enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Denied requests are answered locally (401/403).
+    #[default]
+    Enforce,
+    /// Every request goes through; would-be denials are logged and counted.
+    DryRun,
+}
+
+impl Mode {
+    /// `enforce` or `dry_run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::DryRun => "dry_run",
+        }
+    }
+}
+
+/// Where the approval token travels.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Header name (default `x-jit-approval`), compared case-insensitively.
+    pub header: String,
+    /// Text before the token in the header value, such as `Bearer ` (default empty),
+    /// compared case-insensitively.
+    pub prefix: String,
+    /// Keep the token header on requests sent upstream (default `false`: removed).
+    pub forward: bool,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            header: DEFAULT_TOKEN_HEADER.into(),
+            prefix: String::new(),
+            forward: false,
+        }
+    }
+}
+
+/// Where the caller's authenticated identity comes from (compared with `sub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// A request header that only a trusted authentication filter in front sets.
+    Header(String),
+    /// The mTLS peer's URI SAN.
+    PeerPrincipal,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentitySpec {
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerSpec {
+    issuer: String,
+    audience: String,
+    jwks: Value,
+    #[serde(default = "default_max_ttl")]
+    max_ttl_s: u64,
+    #[serde(default = "default_leeway")]
+    leeway_s: u64,
+}
+
+fn default_max_ttl() -> u64 {
+    DEFAULT_MAX_TTL_S
+}
+
+fn default_leeway() -> u64 {
+    DEFAULT_LEEWAY_S
+}
+
+fn default_entrypoint() -> String {
+    DEFAULT_ENTRYPOINT.into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySpec {
+    modules: BTreeMap<String, String>,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default = "default_entrypoint")]
+    entrypoint: String,
+    #[serde(default)]
+    rego_v0: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigSpec {
+    issuers: Vec<IssuerSpec>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    token: TokenConfig,
+    #[serde(default)]
+    identity: Option<IdentitySpec>,
+    policy: PolicySpec,
+    #[serde(default)]
+    revoked: Vec<String>,
+    #[serde(default)]
+    mode: Mode,
+}
+
+/// The policy part of a configuration, not yet compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySource {
+    /// Module name → Rego source.
+    pub modules: BTreeMap<String, String>,
+    /// The `data` document (an object).
+    pub data: Value,
+    /// The rule evaluated per request.
+    pub entrypoint: String,
+    /// Accept Rego v0 syntax.
+    pub rego_v0: bool,
+}
+
+/// A configuration that parsed and validated, everything but the policy compiled.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Trusted approval services.
+    pub issuers: Vec<Issuer>,
+    /// The resource this gate guards; approvals must name it.
+    pub resource: Option<String>,
+    /// Where the token travels.
+    pub token: TokenConfig,
+    /// Where the caller's identity comes from, if anywhere.
+    pub identity: Option<IdentitySource>,
+    /// The policy.
+    pub policy: PolicySource,
+    /// Revoked approval ids (`jti`).
+    pub revoked: BTreeSet<String>,
+    /// Enforce or dry run.
+    pub mode: Mode,
+}
+
+impl Config {
+    /// Parses and validates a configuration from JSON text.
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let spec: ConfigSpec = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+        de.end().map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Self::from_spec(spec)
+    }
+
+    /// Parses and validates a configuration from a JSON value.
+    pub fn from_json(value: Value) -> Result<Self, ConfigError> {
+        let spec: ConfigSpec = serde_path_to_error::deserialize(value).map_err(path_error)?;
+        Self::from_spec(spec)
+    }
+
+    fn from_spec(spec: ConfigSpec) -> Result<Self, ConfigError> {
+        if spec.issuers.is_empty() {
+            return Err(ConfigError::invalid(
+                "issuers",
+                "at least one issuer is required",
+            ));
+        }
+        let mut issuers: Vec<Issuer> = Vec::with_capacity(spec.issuers.len());
+        for (i, s) in spec.issuers.into_iter().enumerate() {
+            let at = |field: &str| format!("issuers[{i}].{field}");
+            if s.issuer.is_empty() {
+                return Err(ConfigError::invalid(at("issuer"), "must not be empty"));
+            }
+            if issuers.iter().any(|other| other.issuer == s.issuer) {
+                return Err(ConfigError::invalid(
+                    at("issuer"),
+                    format!("issuer `{}` is listed twice", s.issuer),
+                ));
+            }
+            if s.audience.is_empty() {
+                return Err(ConfigError::invalid(at("audience"), "must not be empty"));
+            }
+            if s.max_ttl_s == 0 {
+                return Err(ConfigError::invalid(at("max_ttl_s"), "must be at least 1"));
+            }
+            if s.leeway_s > MAX_LEEWAY_S {
+                return Err(ConfigError::invalid(
+                    at("leeway_s"),
+                    format!(
+                        "{} is over the maximum of {MAX_LEEWAY_S} seconds",
+                        s.leeway_s
+                    ),
+                ));
+            }
+            let keys = KeySet::from_json(&s.jwks).map_err(|e| {
+                let field = if e.path.is_empty() {
+                    at("jwks")
+                } else {
+                    at(&format!("jwks.{}", e.path))
+                };
+                ConfigError::invalid(field, e.message)
+            })?;
+            if keys.is_empty() {
+                return Err(ConfigError::invalid(
+                    at("jwks.keys"),
+                    "at least one key is required",
+                ));
+            }
+            issuers.push(Issuer {
+                issuer: s.issuer,
+                audience: s.audience,
+                keys,
+                max_ttl_s: s.max_ttl_s,
+                leeway_s: s.leeway_s,
+            });
+        }
+        if spec.resource.as_deref() == Some("") {
+            return Err(ConfigError::invalid(
+                "resource",
+                "must not be empty (omit it to accept any resource)",
+            ));
+        }
+        let mut token = spec.token;
+        if !is_header_name(&token.header) {
+            return Err(ConfigError::invalid(
+                "token.header",
+                format!("`{}` is not a valid header name", token.header),
+            ));
+        }
+        token.header = token.header.to_ascii_lowercase();
+        let identity = match spec.identity {
+            None => None,
+            Some(IdentitySpec {
+                header: Some(h),
+                source: None,
+            }) => {
+                if !is_header_name(&h) {
+                    return Err(ConfigError::invalid(
+                        "identity.header",
+                        format!("`{h}` is not a valid header name"),
+                    ));
+                }
+                if h.eq_ignore_ascii_case(&token.header) {
+                    return Err(ConfigError::invalid(
+                        "identity.header",
+                        "must not be the token header",
+                    ));
+                }
+                Some(IdentitySource::Header(h.to_ascii_lowercase()))
+            }
+            Some(IdentitySpec {
+                header: None,
+                source: Some(s),
+            }) if s == "peer_principal" => Some(IdentitySource::PeerPrincipal),
+            Some(IdentitySpec {
+                header: None,
+                source: Some(s),
+            }) => {
+                return Err(ConfigError::invalid(
+                    "identity.source",
+                    format!("`{s}` is not a known source (`peer_principal`)"),
+                ));
+            }
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    "identity",
+                    "give exactly one of `header` or `source`",
+                ));
+            }
+        };
+        let data = match spec.policy.data {
+            None => Value::Object(serde_json::Map::new()),
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => return Err(ConfigError::invalid("policy.data", "must be an object")),
+        };
+        if spec.policy.modules.is_empty() {
+            return Err(ConfigError::invalid(
+                "policy.modules",
+                "at least one module is required",
+            ));
+        }
+        if let Some(r) = spec.revoked.iter().position(String::is_empty) {
+            return Err(ConfigError::invalid(
+                format!("revoked[{r}]"),
+                "must not be empty",
+            ));
+        }
+        Ok(Self {
+            issuers,
+            resource: spec.resource,
+            token,
+            identity,
+            policy: PolicySource {
+                modules: spec.policy.modules,
+                data,
+                entrypoint: spec.policy.entrypoint,
+                rego_v0: spec.policy.rego_v0,
+            },
+            revoked: spec.revoked.into_iter().collect(),
+            mode: spec.mode,
+        })
+    }
+}
+
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
+    let inner = e.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ConfigError::Syntax(inner.to_string());
+    }
+    let path = e.path().to_string();
+    // serde_json appends the position; the field path says more to a person.
+    let message = inner.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m)
+        .to_string();
+    // Point at the field itself for unknown and missing fields, not at its parent.
+    let named = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    let field = match (named, path.as_str()) {
+        (Some(name), "" | ".") => name.to_string(),
+        (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
+        (None, "" | ".") => ".".to_string(),
+        (_, _) => path,
+    };
+    ConfigError::Invalid { field, message }
+}

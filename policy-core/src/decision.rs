@@ -1,0 +1,176 @@
+//! The decision (DESIGN §5): allow or deny, why, and exactly what the host must do.
+//!
+//! Hosts only translate: a [`Decision`] says which headers to remove and add on the
+//! request going upstream, or the whole local response to send instead.
+
+use std::sync::Arc;
+
+use crate::audit::AuditRecord;
+use crate::token::{Approval, TokenError, TokenFailure};
+
+/// Headers added to an allowed request, naming the approval that allowed it.
+pub const APPROVAL_ID_HEADER: &str = "x-jit-approval-id";
+/// See [`APPROVAL_ID_HEADER`].
+pub const SUBJECT_HEADER: &str = "x-jit-subject";
+/// See [`APPROVAL_ID_HEADER`]; RFC 3339 UTC.
+pub const EXPIRES_HEADER: &str = "x-jit-expires";
+/// The headers jitgate sets; a client's own copies are always removed.
+pub const JITGATE_HEADERS: [&str; 3] = [APPROVAL_ID_HEADER, SUBJECT_HEADER, EXPIRES_HEADER];
+
+/// The stable reason code of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The policy allowed the request.
+    Allowed,
+    /// The token was missing or failed, and the policy denied.
+    Token(TokenError),
+    /// The policy said `false` (or `allow: false`).
+    PolicyDenied,
+    /// The entrypoint was undefined.
+    PolicyUndefined,
+    /// Evaluation failed or the result had a bad shape.
+    PolicyError,
+}
+
+impl Reason {
+    /// The stable code (`allowed`, `token_expired`, `policy_denied`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Token(e) => e.code(),
+            Self::PolicyDenied => "policy_denied",
+            Self::PolicyUndefined => "policy_undefined",
+            Self::PolicyError => "policy_error",
+        }
+    }
+
+    /// Every reason code there is, for declaring metrics up front.
+    pub fn all_codes() -> impl Iterator<Item = &'static str> {
+        [
+            Self::Allowed,
+            Self::PolicyDenied,
+            Self::PolicyUndefined,
+            Self::PolicyError,
+        ]
+        .into_iter()
+        .chain(TokenError::ALL.into_iter().map(Self::Token))
+        .map(Self::code)
+    }
+}
+
+impl core::fmt::Display for Reason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What the token check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// No token in the request.
+    Missing,
+    /// A token that does not grant anything.
+    Failed(TokenFailure),
+    /// A token that verified and passed the per-request checks.
+    Valid,
+}
+
+/// A response the host sends instead of forwarding the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// 401, 403 or the policy's status.
+    pub status: u16,
+    /// Response headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// JSON body `{"error","reason","message"?,"decision_id"}`.
+    pub body: String,
+}
+
+/// Changes to the request forwarded upstream (and to its response).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forward {
+    /// Request headers to remove (lower-case names), before adding.
+    pub remove_headers: Vec<String>,
+    /// Request headers to set (replacing any value).
+    pub add_headers: Vec<(String, String)>,
+    /// Headers to add to the upstream response.
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// What to do with the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send it upstream with these changes.
+    Forward(Forward),
+    /// Answer it locally.
+    Respond(LocalResponse),
+}
+
+/// The outcome of [`crate::Gate::decide`].
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The real decision (also in dry run).
+    pub allow: bool,
+    /// Whether the decision is enforced (`false` in dry run: every request goes through).
+    pub enforced: bool,
+    /// 200 when allowed, else 401, 403 or the policy's status.
+    pub status: u16,
+    /// The stable reason code.
+    pub reason: Reason,
+    /// The policy's own reason string.
+    pub policy_reason: Option<String>,
+    /// Unique id of this decision.
+    pub decision_id: String,
+    /// What the token check found.
+    pub token: TokenStatus,
+    /// The verified approval, when the token verified.
+    pub approval: Option<Arc<Approval>>,
+    /// What the host must do.
+    pub action: Action,
+    /// The audit record (the host sets `eval_ns` before emitting it).
+    pub audit: AuditRecord,
+}
+
+impl Decision {
+    /// The names of the counters this decision increments (DESIGN §7):
+    /// `jitgate.allowed`, or `jitgate.denied` and `jitgate.denied.<reason>`, plus
+    /// `jitgate.dry_run.would_deny` for a denial in dry run.
+    pub fn counters(&self) -> Vec<String> {
+        if self.allow {
+            return vec!["jitgate.allowed".into()];
+        }
+        let mut names = vec![
+            "jitgate.denied".to_string(),
+            format!("jitgate.denied.{}", self.reason.code()),
+        ];
+        if !self.enforced {
+            names.push("jitgate.dry_run.would_deny".into());
+        }
+        names
+    }
+
+    /// The decision as a JSON object: `allow`, `enforced`, `status`, `reason`,
+    /// `policy_reason`, `decision_id`, `approval` (id, subject, issuer, expires), `audit`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let approval = self.approval.as_ref().map(|a| {
+            serde_json::json!({
+                "id": a.id,
+                "subject": a.subject,
+                "issuer": a.issuer,
+                "resources": a.resources,
+                "not_before": a.not_before,
+                "expires": a.expires,
+            })
+        });
+        serde_json::json!({
+            "allow": self.allow,
+            "enforced": self.enforced,
+            "status": self.status,
+            "reason": self.reason.code(),
+            "policy_reason": self.policy_reason,
+            "decision_id": self.decision_id,
+            "approval": approval,
+            "audit": self.audit.to_json(),
+        })
+    }
+}

@@ -1,0 +1,404 @@
+//! [`Gate`]: a configuration, compiled once, deciding requests.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditRecord;
+use crate::cache::{Verified, VerifiedCache};
+use crate::config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
+use crate::decision::{
+    Action, Decision, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER,
+    EXPIRES_HEADER, JITGATE_HEADERS, SUBJECT_HEADER,
+};
+use crate::extract::extract_token;
+use crate::input::{self, InputParts, TokenView};
+use crate::policy::{Policy, PolicyOutcome};
+use crate::request::Request;
+use crate::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
+use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
+
+/// The JSON body of a denial (DESIGN §5), in the documented field order.
+#[derive(serde::Serialize)]
+struct DenialBody<'a> {
+    error: &'static str,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    decision_id: &'a str,
+}
+
+/// Response headers a policy may not set on a denial (jitgate sets them).
+const RESERVED_RESPONSE_HEADERS: [&str; 3] = ["content-type", "content-length", "www-authenticate"];
+
+/// A compiled configuration that decides requests.
+///
+/// `Gate` does no IO: the caller passes the request and the time. It is cheap to
+/// decide with (the policy is compiled once; verified tokens are cached), and it is
+/// meant for one thread, like an Envoy worker's root context (it is neither `Send`
+/// nor `Sync`).
+///
+/// ```
+/// use jitgate_core::{Gate, Request};
+/// let config = r#"{
+///   "issuers": [{"issuer": "https://approvals.example.com", "audience": "db-gateway",
+///                "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+///                                   "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}],
+///   "policy": {"modules": {"p.rego": "package access.jit\nallow if input.request.path == \"/healthz\""}}
+/// }"#;
+/// let gate = Gate::new(config)?;
+/// let now_ns = 1_764_151_200_000_000_000;
+/// assert!(gate.decide(&Request::new("GET", "/healthz"), now_ns).allow);
+/// let denied = gate.decide(&Request::new("GET", "/orders"), now_ns);
+/// assert_eq!((denied.status, denied.reason.code()), (401, "token_missing"));
+/// # Ok::<(), jitgate_core::ConfigError>(())
+/// ```
+pub struct Gate {
+    verifier: Verifier,
+    policy: Policy,
+    resource: Option<String>,
+    token: TokenConfig,
+    identity: Option<IdentitySource>,
+    mode: Mode,
+    cache: RefCell<VerifiedCache>,
+    sequence: Cell<u64>,
+    seed: [u8; 16],
+}
+
+impl core::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Gate")
+            .field("policy", &self.policy)
+            .field("resource", &self.resource)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    /// Parses, validates and compiles a configuration (DESIGN §6) from JSON text.
+    pub fn new(config: &str) -> Result<Self, ConfigError> {
+        Self::from_config(Config::from_json_str(config)?)
+    }
+
+    /// Compiles an already parsed configuration.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        let Config {
+            issuers,
+            resource,
+            token,
+            identity,
+            policy,
+            revoked,
+            mode,
+        } = config;
+        let data = regorus::Value::from(policy.data);
+        let compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
+            .map_err(|e| ConfigError::invalid(e.field, e.message))?;
+        Ok(Self {
+            verifier: Verifier::new(issuers, resource.clone(), revoked),
+            policy: compiled,
+            resource,
+            token,
+            identity,
+            mode,
+            cache: RefCell::new(VerifiedCache::default()),
+            sequence: Cell::new(0),
+            seed: [0; 16],
+        })
+    }
+
+    /// Sets the seed that makes decision ids unique across processes (hosts pass 16
+    /// random bytes; the core itself reads no randomness). Without it, ids are unique
+    /// within this `Gate` only.
+    pub fn set_instance_seed(&mut self, seed: [u8; 16]) {
+        self.seed = seed;
+    }
+
+    /// Replaces the verified-token cache with one of these bounds (0 disables it).
+    pub fn set_cache_bounds(&mut self, max_entries: usize, max_bytes: usize) {
+        self.cache = RefCell::new(VerifiedCache::new(max_entries, max_bytes));
+    }
+
+    /// The mode (`enforce` or `dry_run`).
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The token header name (lower case).
+    pub fn token_header(&self) -> &str {
+        &self.token.header
+    }
+
+    /// The compiled policy (for tools that run Rego unit tests against it).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies a token without running the policy: the approval, or why it grants
+    /// nothing at `now_ns` for a request with these facts.
+    pub fn verify(
+        &self,
+        token: &str,
+        now_ns: i64,
+        facts: &RequestFacts<'_>,
+    ) -> Result<Arc<Approval>, TokenFailure> {
+        let verified = self.verify_cached(token)?;
+        self.verifier
+            .check_request(&verified.approval, now_ns, facts)?;
+        Ok(verified.approval)
+    }
+
+    fn verify_cached(&self, token: &str) -> Result<Verified, TokenFailure> {
+        if let Some(hit) = self
+            .cache
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.get(token).cloned())
+        {
+            return Ok(hit);
+        }
+        let approval = self.verifier.verify(token)?;
+        let verified = Verified {
+            approval_value: input::approval_value(&approval),
+            requester_value: input::requester_value(&approval),
+            approval,
+        };
+        if let Ok(mut cache) = self.cache.try_borrow_mut() {
+            cache.insert(token, verified.clone());
+        }
+        Ok(verified)
+    }
+
+    fn identity<'r>(&self, request: &'r Request) -> Option<&'r str> {
+        match &self.identity {
+            None => None,
+            Some(IdentitySource::Header(name)) => request.first_header(name),
+            Some(IdentitySource::PeerPrincipal) => request.source.principal.as_deref(),
+        }
+    }
+
+    fn next_decision_id(&self, now_ns: i64) -> String {
+        let seq = self.sequence.get().wrapping_add(1);
+        self.sequence.set(seq);
+        let digest = Sha256::new()
+            .chain_update(self.seed)
+            .chain_update(seq.to_be_bytes())
+            .chain_update(now_ns.to_be_bytes())
+            .finalize();
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
+    /// panics: every failure is a denial with a reason code.
+    pub fn decide(&self, request: &Request, now_ns: i64) -> Decision {
+        let decision_id = self.next_decision_id(now_ns);
+        let identity = self.identity(request);
+        let facts = RequestFacts {
+            identity,
+            identity_required: self.identity.is_some(),
+            certificate_sha256: request.source.certificate_sha256.as_deref(),
+        };
+
+        // The token: extracted, verified (cached), checked for this request.
+        let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token)
+            .and_then(|t| {
+                let Some(token) = t else { return Ok(None) };
+                let verified = self.verify_cached(token)?;
+                self.verifier
+                    .check_request(&verified.approval, now_ns, &facts)?;
+                Ok(Some(verified))
+            });
+        let (token_status, verified) = match checked {
+            Ok(None) => (TokenStatus::Missing, None),
+            Ok(Some(v)) => (TokenStatus::Valid, Some(v)),
+            Err(failure) => (TokenStatus::Failed(failure), None),
+        };
+        let view = match (&token_status, &verified) {
+            (TokenStatus::Valid, Some(v)) => TokenView::Valid {
+                approval: &v.approval,
+                approval_value: &v.approval_value,
+                requester_value: &v.requester_value,
+            },
+            (TokenStatus::Failed(f), _) => TokenView::Failed(f.error),
+            _ => TokenView::Missing,
+        };
+
+        // The policy.
+        let input = input::build(&InputParts {
+            now_ns,
+            resource: self.resource.as_deref(),
+            request,
+            token_header: &self.token.header,
+            identity,
+            token: view,
+        });
+        let outcome = self.policy.evaluate(input, now_ns);
+
+        // The decision.
+        let token_error = match &token_status {
+            TokenStatus::Missing => Some(TokenError::Missing),
+            TokenStatus::Failed(f) => Some(f.error),
+            TokenStatus::Valid => None,
+        };
+        let (allow, status, reason, policy_reason, policy_detail) = match &outcome {
+            PolicyOutcome::Allow { reason, .. } => {
+                (true, 200, Reason::Allowed, reason.clone(), None)
+            }
+            denied => {
+                let (reason, status, policy_reason, detail) = match denied {
+                    PolicyOutcome::Deny { reason, status, .. } => {
+                        (Reason::PolicyDenied, *status, reason.clone(), None)
+                    }
+                    PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
+                    PolicyOutcome::Error(e) => (Reason::PolicyError, None, None, Some(e.clone())),
+                    PolicyOutcome::Allow { .. } => (Reason::PolicyError, None, None, None),
+                };
+                match token_error {
+                    // A missing or failed token decides the code and the status: the
+                    // client must present a (better) approval.
+                    Some(e) => (false, 401, Reason::Token(e), policy_reason, detail),
+                    None => (false, status.unwrap_or(403), reason, policy_reason, detail),
+                }
+            }
+        };
+        let enforced = self.mode == Mode::Enforce;
+        let approval = verified.map(|v| v.approval);
+
+        let action = if allow || !enforced {
+            Action::Forward(self.forward(allow, approval.as_deref(), &outcome))
+        } else {
+            Action::Respond(self.local_response(
+                status,
+                reason,
+                policy_reason.as_deref(),
+                &decision_id,
+                &outcome,
+            ))
+        };
+
+        let detail = match &token_status {
+            TokenStatus::Failed(f) => Some(f.to_string()),
+            _ => policy_detail.map(|d| format!("policy_error: {d}")),
+        };
+        let audit = AuditRecord {
+            ts: rfc3339_from_ns(now_ns),
+            decision_id: decision_id.clone(),
+            mode: self.mode.as_str(),
+            allow,
+            enforced,
+            status,
+            reason: reason.code(),
+            policy_reason: policy_reason.clone(),
+            subject: approval.as_ref().map(|a| a.subject.clone()),
+            approval_id: approval.as_ref().map(|a| a.id.clone()),
+            issuer: approval.as_ref().map(|a| a.issuer.clone()),
+            kid: approval.as_ref().map(|a| a.kid.clone()),
+            resource: self.resource.clone(),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            source: request.source.address.clone(),
+            identity: identity.map(str::to_owned),
+            expires: approval.as_ref().map(|a| rfc3339_from_secs(a.expires)),
+            eval_ns: None,
+            request_id: request.effective_id().map(str::to_owned),
+            token_present: !matches!(token_status, TokenStatus::Missing),
+            detail,
+        };
+        Decision {
+            allow,
+            enforced,
+            status,
+            reason,
+            policy_reason,
+            decision_id,
+            token: token_status,
+            approval,
+            action,
+            audit,
+        }
+    }
+
+    fn forward(
+        &self,
+        allow: bool,
+        approval: Option<&Approval>,
+        outcome: &PolicyOutcome,
+    ) -> Forward {
+        let mut fwd = Forward::default();
+        if !self.token.forward {
+            fwd.remove_headers.push(self.token.header.clone());
+        }
+        // A client never gets to set the headers that say an approval allowed it.
+        fwd.remove_headers
+            .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+        if !allow {
+            return fwd;
+        }
+        if let PolicyOutcome::Allow {
+            headers,
+            response_headers,
+            ..
+        } = outcome
+        {
+            fwd.add_headers.extend(
+                headers
+                    .iter()
+                    .filter(|(n, _)| {
+                        !JITGATE_HEADERS.contains(&n.as_str()) && *n != self.token.header
+                    })
+                    .cloned(),
+            );
+            fwd.response_headers
+                .extend(response_headers.iter().cloned());
+        }
+        if let Some(a) = approval {
+            fwd.add_headers
+                .push((APPROVAL_ID_HEADER.into(), a.id.clone()));
+            fwd.add_headers
+                .push((SUBJECT_HEADER.into(), a.subject.clone()));
+            fwd.add_headers
+                .push((EXPIRES_HEADER.into(), rfc3339_from_secs(a.expires)));
+        }
+        fwd
+    }
+
+    fn local_response(
+        &self,
+        status: u16,
+        reason: Reason,
+        policy_reason: Option<&str>,
+        decision_id: &str,
+        outcome: &PolicyOutcome,
+    ) -> LocalResponse {
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if status == 401 {
+            headers.push((
+                "www-authenticate".into(),
+                format!("JIT-Approval error=\"{}\"", reason.code()),
+            ));
+        }
+        if let PolicyOutcome::Deny { headers: extra, .. } = outcome {
+            headers.extend(
+                extra
+                    .iter()
+                    .filter(|(n, _)| !RESERVED_RESPONSE_HEADERS.contains(&n.as_str()))
+                    .cloned(),
+            );
+        }
+        let body = DenialBody {
+            error: "access_denied",
+            reason: reason.code(),
+            message: policy_reason,
+            decision_id,
+        };
+        // Serialising strings cannot fail; an empty body would still deny.
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        LocalResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}

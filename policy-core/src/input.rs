@@ -1,0 +1,209 @@
+//! The policy input document (DESIGN §4), built directly as regorus values.
+//!
+//! The parts that depend only on a verified token (`approval` without `remaining_ns`,
+//! and `requester`) are built once per token and cached with it; per request only the
+//! request part and a few numbers are new. Nothing is serialised to JSON and parsed
+//! back.
+
+use regorus::Value;
+
+use crate::request::Request;
+use crate::token::{Approval, TokenError};
+
+const NANOS: i128 = 1_000_000_000;
+
+/// Builds a regorus object from `(name, value)` pairs, leaving out undefined values
+/// (an absent optional claim is absent, never `null`).
+fn object<'a>(members: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    let mut obj = Value::new_object();
+    if let Ok(map) = obj.as_object_mut() {
+        for (name, value) in members {
+            if value != Value::Undefined {
+                map.insert(Value::from(name), value);
+            }
+        }
+    }
+    obj
+}
+
+fn opt_str(s: Option<&str>) -> Value {
+    s.map_or(Value::Undefined, Value::from)
+}
+
+fn json(v: Option<&serde_json::Value>) -> Value {
+    v.map_or(Value::Undefined, |v| Value::from(v.clone()))
+}
+
+/// `input.approval` without `remaining_ns` (which depends on `now`).
+pub fn approval_value(a: &Approval) -> Value {
+    let jit = a.jit();
+    let member = |name: &str| json(jit.and_then(|j| j.get(name)));
+    let nbf = i128::from(a.not_before) * NANOS;
+    let exp = i128::from(a.expires) * NANOS;
+    object([
+        ("id", Value::from(a.id.as_str())),
+        ("issuer", Value::from(a.issuer.as_str())),
+        ("subject", Value::from(a.subject.as_str())),
+        ("resource", member("resource")),
+        (
+            "resources",
+            Value::from(
+                a.resources
+                    .iter()
+                    .map(|r| Value::from(r.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("role", member("role")),
+        ("actions", member("actions")),
+        ("reason", member("reason")),
+        ("ticket", member("ticket")),
+        ("approvers", member("approvers")),
+        ("risk", member("risk")),
+        ("not_before_ns", Value::from(nbf)),
+        ("expires_ns", Value::from(exp)),
+        ("issued_at_ns", Value::from(i128::from(a.issued_at) * NANOS)),
+        ("granted_at", Value::from(nbf)),
+        ("valid_duration", Value::from(exp - nbf)),
+        (
+            "claims",
+            Value::from(serde_json::Value::Object(a.claims.clone())),
+        ),
+    ])
+}
+
+/// `input.requester`.
+pub fn requester_value(a: &Approval) -> Value {
+    object([
+        ("id", Value::from(a.subject.as_str())),
+        ("role", opt_str(a.jit_str("role"))),
+    ])
+}
+
+/// What the token check found, as the input document reports it.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenView<'a> {
+    /// No token in the request.
+    Missing,
+    /// A token that failed with this error.
+    Failed(TokenError),
+    /// A verified token, with its cached values.
+    Valid {
+        /// The approval.
+        approval: &'a Approval,
+        /// [`approval_value`] of it.
+        approval_value: &'a Value,
+        /// [`requester_value`] of it.
+        requester_value: &'a Value,
+    },
+}
+
+/// Everything [`build`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct InputParts<'a> {
+    /// The request time, ns since the epoch.
+    pub now_ns: i64,
+    /// The configured resource.
+    pub resource: Option<&'a str>,
+    /// The request.
+    pub request: &'a Request,
+    /// The token header name (lower case), left out of `request.headers`.
+    pub token_header: &'a str,
+    /// The identity from the configured source.
+    pub identity: Option<&'a str>,
+    /// The token check result.
+    pub token: TokenView<'a>,
+}
+
+/// Builds the whole input document.
+pub fn build(parts: &InputParts<'_>) -> Value {
+    let req = parts.request;
+    let mut headers = Value::new_object();
+    if let Ok(map) = headers.as_object_mut() {
+        for (name, value) in &req.headers {
+            if name.starts_with(':') || name.eq_ignore_ascii_case(parts.token_header) {
+                continue;
+            }
+            let key = Value::from(name.to_ascii_lowercase());
+            // Repeated headers are joined with "," (RFC 9110 §5.3).
+            let joined = match map.get(&key).and_then(|v| v.as_string().ok()) {
+                Some(prev) => format!("{prev},{value}"),
+                None => value.clone(),
+            };
+            map.insert(key, Value::from(joined));
+        }
+    }
+    let source = object([
+        ("address", opt_str(req.source.address.as_deref())),
+        ("principal", opt_str(req.source.principal.as_deref())),
+        (
+            "certificate_sha256",
+            opt_str(req.source.certificate_sha256.as_deref()),
+        ),
+    ]);
+    let request = object([
+        ("method", Value::from(req.method.as_str())),
+        ("path", Value::from(req.path.as_str())),
+        ("host", opt_str(req.effective_host())),
+        ("scheme", opt_str(req.scheme.as_deref())),
+        ("protocol", opt_str(req.protocol.as_deref())),
+        ("id", opt_str(req.effective_id())),
+        ("headers", headers),
+        ("source", source),
+    ]);
+    let (token, requester, approval) = match parts.token {
+        TokenView::Missing => (
+            object([
+                ("present", Value::from(false)),
+                ("valid", Value::from(false)),
+                ("error", Value::from(TokenError::Missing.code())),
+                ("kid", Value::Null),
+                ("alg", Value::Null),
+            ]),
+            Value::Undefined,
+            Value::Undefined,
+        ),
+        TokenView::Failed(e) => (
+            object([
+                ("present", Value::from(true)),
+                ("valid", Value::from(false)),
+                ("error", Value::from(e.code())),
+                ("kid", Value::Null),
+                ("alg", Value::Null),
+            ]),
+            Value::Undefined,
+            Value::Undefined,
+        ),
+        TokenView::Valid {
+            approval,
+            approval_value,
+            requester_value,
+        } => {
+            let mut value = approval_value.clone();
+            if let Ok(map) = value.as_object_mut() {
+                let remaining = approval.expires_ns() - i128::from(parts.now_ns);
+                map.insert(Value::from("remaining_ns"), Value::from(remaining));
+            }
+            (
+                object([
+                    ("present", Value::from(true)),
+                    ("valid", Value::from(true)),
+                    ("error", Value::Null),
+                    ("kid", Value::from(approval.kid.as_str())),
+                    ("alg", Value::from(approval.alg.as_str())),
+                ]),
+                requester_value.clone(),
+                value,
+            )
+        }
+    };
+    object([
+        ("now_ns", Value::from(parts.now_ns)),
+        ("resource", parts.resource.map_or(Value::Null, Value::from)),
+        ("request", request),
+        ("identity", parts.identity.map_or(Value::Null, Value::from)),
+        ("token", token),
+        ("requester", requester),
+        ("approval", approval),
+    ])
+}

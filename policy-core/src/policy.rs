@@ -1,0 +1,363 @@
+//! The Rego policy: compiled once, evaluated per request on a cheap clone of the engine.
+//!
+//! The engine's `time.now_ns()` is replaced by an extension that returns the `now` of
+//! the decision being made (DESIGN §2): regorus looks extensions up before builtins, so
+//! policies see the injected time, and Rego unit tests can still override it with
+//! `with time.now_ns as …`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use regorus::value::Object;
+use regorus::{Engine, Value};
+
+/// The entrypoint evaluated when the configuration names none.
+pub const DEFAULT_ENTRYPOINT: &str = "data.access.jit.allow";
+
+/// A denial status a policy may choose must be a client or server error.
+const STATUS_RANGE: core::ops::RangeInclusive<i64> = 400..=599;
+
+/// Why a policy could not be prepared; `module` names the module when it is one's fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The configuration field at fault (`policy.modules.jit.rego`, `policy.entrypoint`, …).
+    pub field: String,
+    /// What regorus said, or what is wrong.
+    pub message: String,
+}
+
+/// What the policy said about one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyOutcome {
+    /// `true`, or an object with `allow: true`.
+    Allow {
+        /// The policy's `reason`, if it gave one.
+        reason: Option<String>,
+        /// `headers`: added to the request sent upstream.
+        headers: Vec<(String, String)>,
+        /// `response_headers`: added to the upstream response.
+        response_headers: Vec<(String, String)>,
+    },
+    /// `false`, or an object with `allow: false`.
+    Deny {
+        /// The policy's `reason`, if it gave one.
+        reason: Option<String>,
+        /// The policy's `status` (400–599), if it gave one.
+        status: Option<u16>,
+        /// `headers`: added to the local (denial) response.
+        headers: Vec<(String, String)>,
+    },
+    /// The entrypoint is undefined for this input.
+    Undefined,
+    /// Evaluation failed, or the result has a shape the contract does not allow.
+    Error(String),
+}
+
+/// A compiled policy with its entrypoint.
+pub struct Policy {
+    engine: Engine,
+    entrypoint: String,
+    now: Arc<AtomicI64>,
+}
+
+impl core::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Policy")
+            .field("entrypoint", &self.entrypoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Compiles `modules` (name → Rego source) with `data`, checks that `entrypoint`
+    /// names a rule, and installs the injected clock.
+    pub fn compile(
+        modules: &BTreeMap<String, String>,
+        data: Value,
+        entrypoint: &str,
+        rego_v0: bool,
+    ) -> Result<Self, PolicyError> {
+        if modules.is_empty() {
+            return Err(PolicyError {
+                field: "policy.modules".into(),
+                message: "at least one module is required".into(),
+            });
+        }
+        let mut engine = Engine::new();
+        engine.set_rego_v0(rego_v0);
+        for (name, source) in modules {
+            engine
+                .add_policy(name.clone(), source.clone())
+                .map_err(|e| PolicyError {
+                    field: format!("policy.modules.{name}"),
+                    message: e.to_string(),
+                })?;
+        }
+        engine.add_data(data).map_err(|e| PolicyError {
+            field: "policy.data".into(),
+            message: e.to_string(),
+        })?;
+        let now = Arc::new(AtomicI64::new(0));
+        let clock = Arc::clone(&now);
+        engine
+            .add_extension(
+                "time.now_ns".into(),
+                0,
+                Box::new(move |_args: Vec<Value>| Ok(Value::from(clock.load(Ordering::Relaxed)))),
+            )
+            .map_err(|e| PolicyError {
+                field: "policy".into(),
+                message: e.to_string(),
+            })?;
+        if !entrypoint.starts_with("data.") {
+            return Err(PolicyError {
+                field: "policy.entrypoint".into(),
+                message: format!("`{entrypoint}` must be a rule path starting with `data.`"),
+            });
+        }
+        // Compiling for the entrypoint checks every module and that the rule exists;
+        // do it on a clone so the engine we keep stays exactly as configured.
+        let rule: regorus::Rc<str> = entrypoint.into();
+        engine.clone().compile_with_entrypoint(&rule).map_err(|e| {
+            let message = e.to_string();
+            if message.contains("not a valid rule path") {
+                PolicyError {
+                    field: "policy.entrypoint".into(),
+                    message: format!("no rule `{entrypoint}` in the policy modules"),
+                }
+            } else {
+                PolicyError {
+                    field: "policy.modules".into(),
+                    message,
+                }
+            }
+        })?;
+        Ok(Self {
+            engine,
+            entrypoint: entrypoint.to_owned(),
+            now,
+        })
+    }
+
+    /// The configured entrypoint.
+    pub fn entrypoint(&self) -> &str {
+        &self.entrypoint
+    }
+
+    /// A copy of the prepared engine (modules, data, the injected clock), for tools
+    /// that evaluate other rules, such as Rego unit tests.
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
+    /// Sets the time `time.now_ns()` returns in engines of this policy.
+    pub fn set_now(&self, now_ns: i64) {
+        self.now.store(now_ns, Ordering::Relaxed);
+    }
+
+    /// Evaluates the entrypoint for `input` at `now_ns`.
+    pub fn evaluate(&self, input: Value, now_ns: i64) -> PolicyOutcome {
+        self.set_now(now_ns);
+        let mut engine = self.engine.clone();
+        engine.set_input(input);
+        match engine.eval_rule(self.entrypoint.clone()) {
+            Ok(value) => interpret(&value),
+            Err(e) => PolicyOutcome::Error(e.to_string()),
+        }
+    }
+}
+
+/// Reads a policy result: a boolean or an object in the opa-envoy-plugin convention.
+pub fn interpret(value: &Value) -> PolicyOutcome {
+    match value {
+        Value::Undefined => PolicyOutcome::Undefined,
+        Value::Bool(true) => PolicyOutcome::Allow {
+            reason: None,
+            headers: Vec::new(),
+            response_headers: Vec::new(),
+        },
+        Value::Bool(false) => PolicyOutcome::Deny {
+            reason: None,
+            status: None,
+            headers: Vec::new(),
+        },
+        Value::Object(obj) => match interpret_object(obj) {
+            Ok(outcome) => outcome,
+            Err(message) => PolicyOutcome::Error(message),
+        },
+        _ => PolicyOutcome::Error("result is neither a boolean nor an object".into()),
+    }
+}
+
+fn interpret_object(obj: &Object) -> Result<PolicyOutcome, String> {
+    const KNOWN: [&str; 5] = ["allow", "reason", "status", "headers", "response_headers"];
+    let field = |name: &str| obj.get(&Value::from(name));
+    if let Some(unknown) = obj
+        .keys()
+        .find(|k| !k.as_string().is_ok_and(|s| KNOWN.contains(&s.as_ref())))
+    {
+        return Err(format!("result has unknown field {unknown}"));
+    }
+    let allow = match field("allow") {
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("result field `allow` is not a boolean".into()),
+        None => return Err("result object has no `allow`".into()),
+    };
+    let reason = match field("reason") {
+        None => None,
+        Some(Value::String(s)) => Some(s.to_string()),
+        Some(_) => return Err("result field `reason` is not a string".into()),
+    };
+    let headers = header_map(field("headers"), "headers")?;
+    let response_headers = header_map(field("response_headers"), "response_headers")?;
+    let status = match field("status") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Ok(s) if STATUS_RANGE.contains(&s) => u16::try_from(s).ok(),
+            _ => return Err("result field `status` is not an integer from 400 to 599".into()),
+        },
+    };
+    if allow {
+        Ok(PolicyOutcome::Allow {
+            reason,
+            headers,
+            response_headers,
+        })
+    } else {
+        Ok(PolicyOutcome::Deny {
+            reason,
+            status,
+            headers,
+        })
+    }
+}
+
+fn header_map(value: Option<&Value>, name: &str) -> Result<Vec<(String, String)>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Value::Object(map) = value else {
+        return Err(format!("result field `{name}` is not an object"));
+    };
+    map.iter()
+        .map(|(k, v)| match (k, v) {
+            (Value::String(k), Value::String(v)) if is_header_name(k) && is_header_value(v) => {
+                Ok((k.to_ascii_lowercase(), v.to_string()))
+            }
+            _ => Err(format!("result field `{name}` has an entry that is not a valid header name and string value")),
+        })
+        .collect()
+}
+
+/// RFC 9110 token characters.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+        && !value.starts_with([' ', '\t'])
+        && !value.ends_with([' ', '\t'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modules(src: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("p.rego".to_string(), src.to_string())])
+    }
+
+    #[test]
+    fn time_now_ns_is_the_injected_now() {
+        let p = Policy::compile(
+            &modules("package t\nallow if time.now_ns() == input.expected"),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+        )
+        .unwrap();
+        let mut input = Value::new_object();
+        input.as_object_mut().unwrap().insert(
+            Value::from("expected"),
+            Value::from(1_764_151_200_123_456_789_i64),
+        );
+        assert!(matches!(
+            p.evaluate(input.clone(), 1_764_151_200_123_456_789),
+            PolicyOutcome::Allow { .. }
+        ));
+        assert_eq!(
+            p.evaluate(input, 1_764_151_200_123_456_788),
+            PolicyOutcome::Undefined
+        );
+    }
+
+    #[test]
+    fn missing_entrypoint_and_bad_modules_name_the_field() {
+        let e = Policy::compile(
+            &modules("package t\nallow := true"),
+            Value::new_object(),
+            "data.t.nope",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "policy.entrypoint");
+        let e = Policy::compile(
+            &modules("package t\nallow := "),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "policy.modules.p.rego");
+        let e = Policy::compile(
+            &modules("package t\nallow := true"),
+            Value::new_object(),
+            "t.allow",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "policy.entrypoint");
+    }
+
+    #[test]
+    fn interprets_objects_strictly() {
+        let v = Value::from_json_str(
+            r#"{"allow": false, "reason": "no", "status": 404, "headers": {"X-A": "b"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            interpret(&v),
+            PolicyOutcome::Deny {
+                reason: Some("no".into()),
+                status: Some(404),
+                headers: vec![("x-a".into(), "b".into())]
+            }
+        );
+        for bad in [
+            r#"{"reason": "x"}"#,
+            r#"{"allow": "yes"}"#,
+            r#"{"allow": false, "status": 200}"#,
+            r#"{"allow": false, "status": "403"}"#,
+            r#"{"allow": true, "headers": {"bad name": "v"}}"#,
+            r#"{"allow": true, "headers": {"x": 1}}"#,
+            r#"{"allow": true, "extra": 1}"#,
+            r#"[true]"#,
+            r#""allow""#,
+        ] {
+            assert!(
+                matches!(
+                    interpret(&Value::from_json_str(bad).unwrap()),
+                    PolicyOutcome::Error(_)
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

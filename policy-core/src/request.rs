@@ -1,0 +1,252 @@
+//! The request a host hands to [`crate::Gate::decide`]: what the proxy knows about one
+//! HTTP request and its connection, already translated from the host's own form.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The connection a request came over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// Peer address, `ip:port` (Envoy's `source.address`).
+    pub address: Option<String>,
+    /// The mTLS peer's URI SAN, such as a SPIFFE id.
+    pub principal: Option<String>,
+    /// Base64url (unpadded) SHA-256 of the peer's certificate.
+    pub certificate_sha256: Option<String>,
+}
+
+/// One HTTP request.
+///
+/// Header names are compared case-insensitively; a name may repeat. Pseudo-headers
+/// (`:method`, `:path`, …) are not headers here: they are the fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// Path with query string, as sent (`/orders?id=7`).
+    pub path: String,
+    /// `:authority`; when `None` the `host` header is used.
+    pub host: Option<String>,
+    /// `http` or `https`.
+    pub scheme: Option<String>,
+    /// `HTTP/1.1`, `HTTP/2`, …
+    pub protocol: Option<String>,
+    /// The request id; when `None` the `x-request-id` header is used.
+    pub id: Option<String>,
+    /// Headers in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The connection.
+    pub source: Source,
+}
+
+impl Request {
+    /// A request with this method and path and nothing else.
+    pub fn new(method: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            path: path.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a header (builder style).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the peer address (builder style).
+    #[must_use]
+    pub fn source_address(mut self, address: impl Into<String>) -> Self {
+        self.source.address = Some(address.into());
+        self
+    }
+
+    /// Sets the mTLS peer principal (builder style).
+    #[must_use]
+    pub fn principal(mut self, principal: impl Into<String>) -> Self {
+        self.source.principal = Some(principal.into());
+        self
+    }
+
+    /// Sets the peer certificate's base64url SHA-256 (builder style).
+    #[must_use]
+    pub fn certificate_sha256(mut self, digest: impl Into<String>) -> Self {
+        self.source.certificate_sha256 = Some(digest.into());
+        self
+    }
+
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn header_values<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn first_header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).next()
+    }
+
+    /// `:authority`, else the `host` header.
+    pub fn effective_host(&self) -> Option<&str> {
+        self.host.as_deref().or_else(|| self.first_header("host"))
+    }
+
+    /// The request id, else the `x-request-id` header.
+    pub fn effective_id(&self) -> Option<&str> {
+        self.id
+            .as_deref()
+            .or_else(|| self.first_header("x-request-id"))
+    }
+
+    /// Reads the JSON request form used by the `jitgate` command and the JS package:
+    /// `{"method", "path", "headers": {name: value | [values]}, "source": {"address",
+    /// "principal", "certificate_sha256"}, "host"?, "scheme"?, "protocol"?, "id"?}`.
+    /// Unknown fields are errors; the message names the field.
+    pub fn from_json(value: Value) -> Result<Self, RequestError> {
+        let spec: RequestSpec =
+            serde_path_to_error::deserialize(value).map_err(|e| RequestError {
+                field: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        let mut headers = Vec::new();
+        for (name, values) in spec.headers {
+            if !is_header_name(&name) {
+                return Err(RequestError {
+                    field: format!("headers.{name}"),
+                    message: "is not a valid header name".into(),
+                });
+            }
+            match values {
+                HeaderValues::One(v) => headers.push((name, v)),
+                HeaderValues::Many(vs) => headers.extend(vs.into_iter().map(|v| (name.clone(), v))),
+            }
+        }
+        if spec.method.is_empty() {
+            return Err(RequestError {
+                field: "method".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        if !spec.path.starts_with('/') && spec.path != "*" {
+            return Err(RequestError {
+                field: "path".into(),
+                message: "must start with `/`".into(),
+            });
+        }
+        Ok(Self {
+            method: spec.method,
+            path: spec.path,
+            host: spec.host,
+            scheme: spec.scheme,
+            protocol: spec.protocol,
+            id: spec.id,
+            headers,
+            source: Source {
+                address: spec.source.address,
+                principal: spec.source.principal,
+                certificate_sha256: spec.source.certificate_sha256,
+            },
+        })
+    }
+}
+
+/// A request document that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("request field `{field}`: {message}")]
+pub struct RequestError {
+    /// The field at fault (`headers.x-a`, `source.address`, `.` for the whole document).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// RFC 9110 `token` characters.
+pub(crate) fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestSpec {
+    method: String,
+    path: String,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    scheme: Option<String>,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, HeaderValues>,
+    #[serde(default)]
+    source: SourceSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SourceSpec {
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    certificate_sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeaderValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_json_form() {
+        let r = Request::from_json(json!({
+            "method": "GET", "path": "/a?b=1",
+            "headers": {"Host": "db.internal", "x-multi": ["1", "2"], "X-Request-Id": "rid"},
+            "source": {"address": "10.0.0.7:1", "principal": "spiffe://x"}
+        }))
+        .unwrap();
+        assert_eq!(r.effective_host(), Some("db.internal"));
+        assert_eq!(r.effective_id(), Some("rid"));
+        assert_eq!(r.header_values("X-MULTI").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(r.source.principal.as_deref(), Some("spiffe://x"));
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let e =
+            Request::from_json(json!({"method": "GET", "path": "/", "source": {"adress": "x"}}))
+                .unwrap_err();
+        assert_eq!(e.field, "source.adress");
+        let e = Request::from_json(json!({"method": "GET"})).unwrap_err();
+        assert!(e.message.contains("path"), "{e}");
+        let e = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"a": 1}}))
+            .unwrap_err();
+        assert!(e.field.starts_with("headers"), "{e}");
+        let e = Request::from_json(json!({"method": "GET", "path": "x"})).unwrap_err();
+        assert_eq!(e.field, "path");
+        let e =
+            Request::from_json(json!({"method": "GET", "path": "/", "headers": {"bad name": "v"}}))
+                .unwrap_err();
+        assert_eq!(e.field, "headers.bad name");
+    }
+}
