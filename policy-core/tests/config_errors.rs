@@ -1,4 +1,5 @@
 //! Each bad configuration field gives an error that names it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

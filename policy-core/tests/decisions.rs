@@ -1,5 +1,6 @@
 //! Decisions: the seed policy over time, roles, missing tokens, object results, Rego
 //! v0, dry run, the injected clock, headers and the audit record.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

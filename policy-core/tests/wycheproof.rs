@@ -2,6 +2,7 @@
 //! into the repo): every Ed25519 and P-256 (P1363) case is accepted or rejected as the
 //! file says; every ES256 and `alg: none` JWS case likewise; and no case of an
 //! algorithm jitgate does not support is ever accepted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::PathBuf;
 

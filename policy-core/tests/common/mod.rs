@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: TEST-ONLY keys (fixed seeds, never use
 //! them anywhere else), claims, configurations and requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 #![allow(dead_code)]
 
 use jitgate_core::mint::{self, SigningKey};
