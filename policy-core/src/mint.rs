@@ -160,8 +160,11 @@ pub type Keyring = std::collections::BTreeMap<String, SigningKey>;
 pub fn normalize_claim_times(claims: &mut Value) -> Result<(), KeyError> {
     for name in ["iat", "nbf", "exp"] {
         if let Some(Value::String(text)) = claims.get(name) {
-            let ns = crate::timefmt::parse_time_ns(text)
-                .ok_or_else(|| KeyError(format!("claim `{name}`: `{text}` is not RFC 3339 or integer seconds")))?;
+            let ns = crate::timefmt::parse_time_ns(text).ok_or_else(|| {
+                KeyError(format!(
+                    "claim `{name}`: `{text}` is not RFC 3339 or integer seconds"
+                ))
+            })?;
             claims[name] = Value::from(ns.div_euclid(1_000_000_000));
         }
     }
@@ -176,14 +179,29 @@ pub fn mint_spec(spec: &Value, keys: &Keyring) -> Result<Option<String>, KeyErro
     let obj = match spec {
         Value::Null => return Ok(None),
         Value::Object(obj) => obj,
-        _ => return Err(KeyError("a token must be null, {\"raw\"} or {\"key\", \"claims\"}".into())),
+        _ => {
+            return Err(KeyError(
+                "a token must be null, {\"raw\"} or {\"key\", \"claims\"}".into(),
+            ))
+        }
     };
     if let Some(raw) = obj.get("raw") {
-        return raw.as_str().map(|s| Some(s.to_owned())).ok_or_else(|| KeyError("`raw` must be a string".into()));
+        return raw
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| KeyError("`raw` must be a string".into()));
     }
-    let kid = obj.get("key").and_then(Value::as_str).ok_or_else(|| KeyError("`key` must name a key".into()))?;
-    let key = keys.get(kid).ok_or_else(|| KeyError(format!("no key `{kid}` in `keys`")))?;
-    let mut claims = obj.get("claims").cloned().ok_or_else(|| KeyError("`claims` is required".into()))?;
+    let kid = obj
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| KeyError("`key` must name a key".into()))?;
+    let key = keys
+        .get(kid)
+        .ok_or_else(|| KeyError(format!("no key `{kid}` in `keys`")))?;
+    let mut claims = obj
+        .get("claims")
+        .cloned()
+        .ok_or_else(|| KeyError("`claims` is required".into()))?;
     normalize_claim_times(&mut claims)?;
     let mut header = approval_header(key, kid);
     match obj.get("header") {

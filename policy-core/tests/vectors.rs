@@ -25,7 +25,12 @@ fn every_vector_decides_as_expected() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["kid"].as_str().unwrap().to_owned(), SigningKey::from_jwk(&k["jwk"]).unwrap()))
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                SigningKey::from_jwk(&k["jwk"]).unwrap(),
+            )
+        })
         .collect();
     let mut failures = Vec::new();
     let cases = corpus["cases"].as_array().unwrap();
@@ -37,9 +42,14 @@ fn every_vector_decides_as_expected() {
         }
         let d = gate.decide(&request, now_ns(&case["now"]));
         let want = &case["expect"];
-        let got = serde_json::json!({"allow": d.allow, "status": d.status, "reason": d.reason.code()});
-        let matches = ["allow", "status", "reason"].iter().all(|k| want[*k] == got[*k])
-            && want.get("policy_reason").is_none_or(|p| Some(p.as_str().unwrap()) == d.policy_reason.as_deref());
+        let got =
+            serde_json::json!({"allow": d.allow, "status": d.status, "reason": d.reason.code()});
+        let matches = ["allow", "status", "reason"]
+            .iter()
+            .all(|k| want[*k] == got[*k])
+            && want
+                .get("policy_reason")
+                .is_none_or(|p| Some(p.as_str().unwrap()) == d.policy_reason.as_deref());
         if !matches {
             failures.push(format!("{name}: want {want}, got {got}"));
         }
@@ -51,6 +61,12 @@ fn every_vector_decides_as_expected() {
 #[test]
 fn the_corpus_embeds_the_shipped_seed_policy() {
     let corpus: Value = serde_json::from_str(CORPUS).unwrap();
-    let embedded = corpus["config"]["policy"]["modules"]["jit.rego"].as_str().unwrap();
-    assert_eq!(embedded, include_str!("../../policies/jit.rego"), "re-render tests/vectors/decisions.json");
+    let embedded = corpus["config"]["policy"]["modules"]["jit.rego"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        embedded,
+        include_str!("../../policies/jit.rego"),
+        "re-render tests/vectors/decisions.json"
+    );
 }
