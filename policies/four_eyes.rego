@@ -38,8 +38,15 @@ default allow := false
 
 allow if health_check
 
+# Allow is built from positive requirements only; `violations` below explains
+# a denial and can never turn one into an allow.
 allow if {
 	verified
+	in_window
+	resource_covered
+	not self_approved
+	count(independent_approvers) >= required_approvers
+	ticket_ok
 	count(violations) == 0
 }
 
@@ -51,7 +58,7 @@ reason := "health check" if {
 	count(violations) > 0
 } else := allow_reason if {
 	allow
-}
+} else := "denied by the four-eyes policy"
 
 allow_reason := sprintf("four-eyes: approved by %s; ticket %s", [concat(", ", sort(independent_approvers)), input.approval.ticket]) if {
 	sensitive
@@ -96,6 +103,17 @@ violations contains sprintf("ticket %q does not match the required pattern %s", 
 }
 
 # --- helpers -------------------------------------------------------------------
+
+required_approvers := min_approvers if sensitive
+
+required_approvers := 1 if not sensitive
+
+ticket_ok if not sensitive
+
+ticket_ok if {
+	is_string(input.approval.ticket)
+	regex.match(ticket_pattern, input.approval.ticket)
+}
 
 verified if is_object(input.approval)
 
