@@ -26,6 +26,18 @@ default action_methods := {
 
 action_methods := data.jitgate.action_scope.action_methods
 
+# A bad mapping denies, with a reason saying what is wrong, rather than
+# failing with an engine error; rules iterating the mapping check it first.
+valid_mapping if {
+	is_object(action_methods)
+	every _, methods in action_methods {
+		is_array(methods)
+		every m in methods {
+			is_string(m)
+		}
+	}
+}
+
 # --- decision ----------------------------------------------------------------
 
 decision := {"allow": allow, "reason": reason}
@@ -38,6 +50,7 @@ allow if health_check
 # a denial and can never turn one into an allow.
 allow if {
 	verified
+	valid_mapping
 	in_window
 	resource_covered
 	method_granted
@@ -56,11 +69,16 @@ reason := "health check" if {
 
 # --- requirements --------------------------------------------------------------
 
+violations contains "action-scope configuration is invalid: action_methods must map action names to arrays of method names" if {
+	not valid_mapping
+}
+
 violations contains "the approval window is not open at the request time" if not in_window
 
 violations contains sprintf("the approval does not name the guarded resource %q", [input.resource]) if not resource_covered
 
 violations contains msg if {
+	valid_mapping
 	not method_granted
 	msg := sprintf("method %s is not covered by the approved actions %s (needs %s)", [method, granted_list, needed_list])
 }
@@ -96,6 +114,7 @@ granted_actions contains a if {
 }
 
 granted_methods contains m if {
+	valid_mapping
 	some a in granted_actions
 	some m in action_methods[a]
 }
@@ -106,6 +125,7 @@ method_granted if "*" in granted_methods
 
 # The actions that would have allowed this method, for the denial message.
 needed_actions contains a if {
+	valid_mapping
 	some a, methods in action_methods
 	some m in methods
 	m in {method, "*"}

@@ -188,3 +188,19 @@ test_several_violations_reported_together if {
 		"the approval window is not open at the request time",
 	])
 }
+
+test_invalid_mapping_denied if {
+	every mapping in [
+		["read"],
+		{"read": "GET"},
+		{"read": ["GET", 1]},
+		"admin",
+	] {
+		inp := req(["read"], "GET")
+		d := action_scope.decision with input as inp with data.jitgate.action_scope.action_methods as mapping with time.now_ns as t_10_30
+		d == {
+			"allow": false,
+			"reason": "action-scope configuration is invalid: action_methods must map action names to arrays of method names",
+		}
+	}
+}

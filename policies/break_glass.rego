@@ -21,7 +21,13 @@ default max_window_seconds := 3600
 
 max_window_seconds := data.jitgate.break_glass.max_window_seconds
 
-max_window_ns := max_window_seconds * 1000000000
+max_window_ns := max_window_seconds * 1000000000 if valid_max_window
+
+# A bad value denies every emergency approval with a reason saying why.
+valid_max_window if {
+	is_number(max_window_seconds)
+	max_window_seconds > 0
+}
 
 # Emergency reasons are quoted into the decision reason (and so the audit
 # record and the client's error message); longer ones are cut here.
@@ -82,8 +88,14 @@ violations contains "the approval window is not open at the request time" if not
 
 violations contains sprintf("the approval does not name the guarded resource %q", [input.resource]) if not resource_covered
 
+violations contains "break-glass configuration is invalid: max_window_seconds must be a positive number" if {
+	emergency
+	not valid_max_window
+}
+
 violations contains msg if {
 	emergency
+	valid_max_window
 	not emergency_window_ok
 	msg := sprintf(
 		"the emergency window of %d s exceeds the %d s maximum",

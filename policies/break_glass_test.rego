@@ -183,3 +183,12 @@ test_guarded_resource_not_in_approval_denied if {
 	contains(d.reason, `the approval does not name the guarded resource "billing-db"`)
 	startswith(d.reason, "break-glass denied: ")
 }
+
+test_invalid_max_window_denies_emergencies_only if {
+	every bad in ["3600", 0, -1, null] {
+		d := break_glass.decision with input as emergency with data.jitgate.break_glass.max_window_seconds as bad with time.now_ns as t_10_30
+		d.allow == false
+		startswith(d.reason, "break-glass denied: break-glass configuration is invalid: max_window_seconds must be a positive number")
+		break_glass.allow with input as normal with data.jitgate.break_glass.max_window_seconds as bad with time.now_ns as t_10_30
+	}
+}

@@ -30,6 +30,29 @@ default min_approvers := 2
 
 min_approvers := max([2, data.jitgate.four_eyes.min_approvers]) if is_number(data.jitgate.four_eyes.min_approvers)
 
+# A bad configuration denies, with a reason saying what is wrong, rather than
+# failing with an engine error; rules using a configured value check it first.
+config_errors contains "sensitive_resources must be an array of strings" if not valid_sensitive_resources
+
+config_errors contains "ticket_pattern must be a valid regular expression" if not valid_ticket_pattern
+
+config_errors contains "min_approvers must be a number" if {
+	configured := data.jitgate.four_eyes.min_approvers
+	not is_number(configured)
+}
+
+valid_sensitive_resources if {
+	is_array(sensitive_resources)
+	every r in sensitive_resources {
+		is_string(r)
+	}
+}
+
+valid_ticket_pattern if {
+	is_string(ticket_pattern)
+	regex.is_valid(ticket_pattern)
+}
+
 # --- decision ----------------------------------------------------------------
 
 decision := {"allow": allow, "reason": reason}
@@ -42,6 +65,7 @@ allow if health_check
 # a denial and can never turn one into an allow.
 allow if {
 	verified
+	count(config_errors) == 0
 	in_window
 	resource_covered
 	not self_approved
@@ -71,6 +95,8 @@ allow_reason := sprintf("four-eyes: approved by %s; ticket %s", [concat(", ", so
 # Each requirement is a positive rule; a violation is its absence, so a
 # missing or mistyped claim denies instead of slipping through.
 
+violations contains sprintf("four-eyes configuration is invalid: %s", [e]) if some e in config_errors
+
 violations contains "the approval window is not open at the request time" if not in_window
 
 violations contains sprintf("the approval does not name the guarded resource %q", [input.resource]) if not resource_covered
@@ -98,6 +124,7 @@ violations contains sprintf("sensitive resource %s needs a ticket reference", [c
 
 violations contains sprintf("ticket %q does not match the required pattern %s", [input.approval.ticket, ticket_pattern]) if {
 	sensitive
+	valid_ticket_pattern
 	is_string(input.approval.ticket)
 	not regex.match(ticket_pattern, input.approval.ticket)
 }
@@ -111,6 +138,7 @@ required_approvers := 1 if not sensitive
 ticket_ok if not sensitive
 
 ticket_ok if {
+	valid_ticket_pattern
 	is_string(input.approval.ticket)
 	regex.match(ticket_pattern, input.approval.ticket)
 }
@@ -154,11 +182,13 @@ independent_approvers := approvers - {requester}
 
 # Sensitive when the approval or the guarded resource is on the list.
 sensitive_hits contains r if {
+	valid_sensitive_resources
 	some r in input.approval.resources
 	r in sensitive_resources
 }
 
 sensitive_hits contains input.resource if {
+	valid_sensitive_resources
 	is_string(input.resource)
 	input.resource in sensitive_resources
 }

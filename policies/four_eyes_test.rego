@@ -225,3 +225,25 @@ test_guarded_resource_not_in_approval_denied if {
 	inp := object.union(base, {"resource": "other-db"})
 	decide(inp).reason == `the approval does not name the guarded resource "other-db"`
 }
+
+# --- invalid configuration denies with a readable reason ---
+
+test_invalid_configuration_denied if {
+	every cfg in [
+		{"sensitive_resources": "prod-db"},
+		{"sensitive_resources": ["prod-db", 7]},
+		{"ticket_pattern": "(["},
+		{"ticket_pattern": 5},
+		{"min_approvers": "3"},
+	] {
+		d := four_eyes.decision with input as base with data.jitgate.four_eyes as cfg with time.now_ns as t_10_30
+		d.allow == false
+		startswith(d.reason, "four-eyes configuration is invalid: ")
+	}
+}
+
+test_invalid_ticket_pattern_reason if {
+	cfg := object.union(config, {"ticket_pattern": "(["})
+	d := four_eyes.decision with input as sensitive with data.jitgate.four_eyes as cfg with time.now_ns as t_10_30
+	d == {"allow": false, "reason": "four-eyes configuration is invalid: ticket_pattern must be a valid regular expression"}
+}
