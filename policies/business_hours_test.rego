@@ -224,3 +224,9 @@ test_guarded_resource_not_in_approval_denied if {
 	inp := object.union(at(thu_10_30), {"resource": "billing-db"})
 	decide_cfg(inp, thu_10_30, {}).reason == `the approval does not name the guarded resource "billing-db"`
 }
+
+test_emergency_still_needs_guarded_resource if {
+	inp := object.union(emergency_at(sat_10_30), {"resource": "billing-db"})
+	d := decide_cfg(inp, sat_10_30, {})
+	d == {"allow": false, "reason": `the approval does not name the guarded resource "billing-db"`}
+}
