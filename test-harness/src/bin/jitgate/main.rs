@@ -28,7 +28,7 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Keys and tokens: keygen, sign, verify, inspect.
     #[command(subcommand)]
-    Token(token::TokenCommand),
+    Token(Box<token::TokenCommand>),
     /// The demo: mint a key and approvals, decide a handful of requests.
     Demo(demo::DemoArgs),
 }
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval::run(args),
-        Command::Token(cmd) => token::run(cmd),
+        Command::Token(cmd) => token::run(*cmd),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -19,7 +19,7 @@ pub enum TokenCommand {
     /// Generate a signing key: prints the private JWK, the public JWK and a JWKS.
     Keygen(KeygenArgs),
     /// Sign an approval token.
-    Sign(SignArgs),
+    Sign(Box<SignArgs>),
     /// Verify a token against a configuration, without running the policy.
     Verify(VerifyArgs),
     /// Show a token's header and claims WITHOUT verifying anything.
@@ -129,7 +129,7 @@ pub struct InspectArgs {
 pub fn run(cmd: TokenCommand) -> Result<(), Failure> {
     match cmd {
         TokenCommand::Keygen(a) => keygen(a).map_err(Failure::from),
-        TokenCommand::Sign(a) => sign(a).map_err(Failure::from),
+        TokenCommand::Sign(a) => sign(*a).map_err(Failure::from),
         TokenCommand::Verify(a) => verify(a),
         TokenCommand::Inspect(a) => inspect(a),
     }
