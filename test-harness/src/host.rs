@@ -76,6 +76,9 @@ impl Default for HostConfig {
     }
 }
 
+/// `proxy_on_http_call_response(context_id, token, headers, body_size, trailers)`.
+type HttpCallResponseFn = TypedFunc<(u32, u32, u32, u32, u32), ()>;
+
 /// The module's exports the host calls, checked against the ABI signatures at load time.
 #[derive(Default)]
 struct Exports {
@@ -91,7 +94,7 @@ struct Exports {
     request_body: Option<TypedFunc<(u32, u32, u32), u32>>,
     response_headers: Option<TypedFunc<(u32, u32, u32), u32>>,
     response_body: Option<TypedFunc<(u32, u32, u32), u32>>,
-    http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    http_call_response: Option<HttpCallResponseFn>,
     done: Option<TypedFunc<u32, u32>>,
     log: Option<TypedFunc<u32, ()>>,
     delete: Option<TypedFunc<u32, ()>>,
@@ -251,9 +254,10 @@ impl Host {
         // Envoy looks for `malloc` first, then `proxy_on_memory_allocate`.
         let malloc = match typed::<u32, u32>(&instance, &mut store, "malloc")? {
             Some(f) => f,
-            None => typed::<u32, u32>(&instance, &mut store, "proxy_on_memory_allocate")?.ok_or_else(
-                || Error::MissingExport("`malloc` or `proxy_on_memory_allocate`".into()),
-            )?,
+            None => typed::<u32, u32>(&instance, &mut store, "proxy_on_memory_allocate")?
+                .ok_or_else(|| {
+                    Error::MissingExport("`malloc` or `proxy_on_memory_allocate`".into())
+                })?,
         };
         store.data_mut().memory = Some(memory);
         store.data_mut().malloc = Some(malloc);
@@ -278,12 +282,11 @@ impl Host {
     fn start_vm(&mut self) -> Result<(), Error> {
         self.store.data_mut().restricted = true;
         let result = if let Some(f) = self.exports.initialize.clone() {
-            self.call("_initialize", f, 0, (), Vec::new()).and_then(|()| {
-                match self.exports.main.clone() {
+            self.call("_initialize", f, 0, (), Vec::new())
+                .and_then(|()| match self.exports.main.clone() {
                     Some(main) => self.call("main", main, 0, (0, 0), vec![0, 0]).map(drop),
                     None => Ok(()),
-                }
-            })
+                })
         } else if let Some(f) = self.exports.start.clone() {
             self.call("_start", f, 0, (), Vec::new())
         } else {
@@ -400,7 +403,12 @@ impl Host {
         }
     }
 
-    fn start_root(&mut self, root: u32, plugin_config: &[u8], logs_before: usize) -> Result<(), Error> {
+    fn start_root(
+        &mut self,
+        root: u32,
+        plugin_config: &[u8],
+        logs_before: usize,
+    ) -> Result<(), Error> {
         self.context_create(root, 0)?;
         let vm_config_len = len_u32(self.store.data().settings.vm_config.len());
         if let Some(f) = self.exports.vm_start.clone() {
@@ -438,7 +446,12 @@ impl Host {
     }
 
     fn logs_since(&self, at: usize) -> Vec<LogEntry> {
-        self.store.data().logs.get(at..).unwrap_or_default().to_vec()
+        self.store
+            .data()
+            .logs
+            .get(at..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     /// `WasmBase::startShutdown` for one root context: `proxy_on_done`, and `proxy_on_delete`
@@ -542,16 +555,10 @@ impl Host {
                 self.finish_stream(ctx)?;
                 Ok(outcome)
             }
-            Err(Error::Stalled {
-                context_id,
-                phase,
-            }) => {
+            Err(Error::Stalled { context_id, phase }) => {
                 // Nothing will resume the stream; end it as a client that gave up would.
                 self.finish_stream(ctx)?;
-                Err(Error::Stalled {
-                    context_id,
-                    phase,
-                })
+                Err(Error::Stalled { context_id, phase })
             }
             Err(e) => Err(e),
         }
@@ -878,7 +885,12 @@ impl Host {
     /// moves, and the call returns [`Error::VmDead`].
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let by_ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        let target = self.store.data().clock.monotonic_nanos().saturating_add(by_ns);
+        let target = self
+            .store
+            .data()
+            .clock
+            .monotonic_nanos()
+            .saturating_add(by_ns);
         loop {
             if self.dead.is_some() {
                 break;

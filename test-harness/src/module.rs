@@ -48,7 +48,8 @@ impl FilterModule {
 
     /// Checks a module given as WebAssembly binary bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let engine = Engine::new(&wasmtime::Config::new()).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let engine =
+            Engine::new(&wasmtime::Config::new()).map_err(|e| Error::Compile(format!("{e:#}")))?;
         let module = Module::new(&engine, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
         let abi = abi_version(&module)?;
 

@@ -40,9 +40,9 @@ where
 }
 
 fn size_of_pairs(pairs: &[(&[u8], &[u8])]) -> usize {
-    pairs
-        .iter()
-        .fold(4usize, |acc, (k, v)| acc.saturating_add(8 + k.len() + v.len() + 2))
+    pairs.iter().fold(4usize, |acc, (k, v)| {
+        acc.saturating_add(8 + k.len() + v.len() + 2)
+    })
 }
 
 fn len_u32(len: usize) -> u32 {

@@ -59,7 +59,11 @@ fn even_byte_resumes_the_request() {
     assert_eq!(call.context_id, 2, "made by the HTTP context");
     assert_eq!(
         call.headers.iter().collect::<Vec<_>>(),
-        [(":method", "GET"), (":path", "/bytes/1"), (":authority", "httpbin.org")]
+        [
+            (":method", "GET"),
+            (":path", "/bytes/1"),
+            (":authority", "httpbin.org")
+        ]
     );
     assert_eq!(call.timeout, Duration::from_secs(5));
     assert_eq!(host.http_calls(), &seen[..]);
@@ -143,7 +147,9 @@ fn unknown_cluster_is_bad_argument() {
     let out = host.request(Request::get("/")).unwrap();
     assert_eq!(out.status(), Some(503));
     assert_eq!(out.body(), b"no upstream\n");
-    assert!(host.log_messages().contains(&"dispatch failed: BadArgument"));
+    assert!(host
+        .log_messages()
+        .contains(&"dispatch failed: BadArgument"));
     assert!(host.http_calls().is_empty());
 }
 

@@ -66,8 +66,16 @@ fn forwarded_request_runs_every_callback_in_order() {
         ]
     );
     assert_eq!(calls[0].args, [2, 1], "http context created under root 1");
-    assert_eq!(calls[1].args, [2, 5, 1], "5 headers, end of stream (no body)");
-    assert_eq!(calls[2].args, [2, 2, 1], "2 response headers, end of stream");
+    assert_eq!(
+        calls[1].args,
+        [2, 5, 1],
+        "5 headers, end of stream (no body)"
+    );
+    assert_eq!(
+        calls[2].args,
+        [2, 2, 1],
+        "2 response headers, end of stream"
+    );
 
     let Outcome::Forwarded {
         headers, response, ..
@@ -79,7 +87,11 @@ fn forwarded_request_runs_every_callback_in_order() {
     assert_eq!(response.status, 201);
     assert_eq!(
         response.headers.iter().collect::<Vec<_>>(),
-        [(":status", "201"), ("x-up", "1"), ("powered-by", "proxy-wasm")]
+        [
+            (":status", "201"),
+            ("x-up", "1"),
+            ("powered-by", "proxy-wasm")
+        ]
     );
     assert_eq!(out.status(), Some(201));
 
@@ -162,9 +174,7 @@ fn local_reply_passes_through_the_filters_response_callback() {
 fn request_body_is_announced_by_end_of_stream() {
     let mut host = configured_headers_host();
     host.take_calls();
-    let out = host
-        .request(Request::post("/upload").body("abc"))
-        .unwrap();
+    let out = host.request(Request::post("/upload").body("abc")).unwrap();
     let calls = host.take_calls();
     let headers = calls
         .iter()
@@ -210,9 +220,7 @@ fn plugin_and_vm_configuration_are_served_as_buffers() {
     };
     let mut host = Host::with_config(&reference_filter("http_config"), config).unwrap();
     host.configure("x-value-1").unwrap();
-    assert!(host
-        .log_messages()
-        .contains(&"vm config (5 bytes): hello"));
+    assert!(host.log_messages().contains(&"vm config (5 bytes): hello"));
     assert!(host
         .log_messages()
         .contains(&"configured with 9 bytes: x-value-1"));
@@ -232,16 +240,27 @@ fn configure_returning_false_is_an_error_with_the_logs() {
     let mut host = Host::new(&reference_filter("http_config")).unwrap();
     let err = host.configure("fail").unwrap_err();
     assert!(matches!(err, Error::ConfigureFailed { .. }), "{err:?}");
-    assert!(err.logs().iter().any(|l| l.level == LogLevel::Error
-        && l.message == "refusing configuration `fail`"));
+    assert!(err
+        .logs()
+        .iter()
+        .any(|l| l.level == LogLevel::Error && l.message == "refusing configuration `fail`"));
     let text = err.to_string();
-    assert!(text.starts_with("proxy_on_configure returned false"), "{text}");
+    assert!(
+        text.starts_with("proxy_on_configure returned false"),
+        "{text}"
+    );
     assert!(text.contains("refusing configuration `fail`"), "{text}");
     // An empty configuration reaches the module as a null buffer: "missing".
     let err = host.configure("").unwrap_err();
-    assert!(err.to_string().contains("missing plugin configuration"), "{err}");
+    assert!(
+        err.to_string().contains("missing plugin configuration"),
+        "{err}"
+    );
     // The host is still usable and not configured.
-    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
+    assert!(matches!(
+        host.request(Request::get("/")),
+        Err(Error::NotConfigured)
+    ));
     host.configure("ok").unwrap();
     assert!(host.request(Request::get("/")).unwrap().is_forwarded());
 }

@@ -26,7 +26,11 @@ fn ticks_fire_when_the_clock_reaches_them() {
 
     host.advance(Duration::from_millis(1)).unwrap();
     assert_eq!(host.call_names(), ["proxy_on_tick"]);
-    assert_eq!(host.calls()[0].context_id, 1, "ticks go to the root context");
+    assert_eq!(
+        host.calls()[0].context_id,
+        1,
+        "ticks go to the root context"
+    );
     assert_eq!(host.metric("ticks"), Some(1));
     assert_eq!(host.metric("last_tick_unix"), Some(START + 5));
     let tick_line = format!("tick 1 at {}", START + 5);
@@ -58,7 +62,11 @@ fn one_advance_fires_every_due_tick_and_the_module_can_stop_the_timer() {
     );
     assert!(!host.tick().unwrap(), "timer stopped");
 
-    let kinds: Vec<_> = host.metrics().iter().map(|m| (m.name.as_str(), m.kind)).collect();
+    let kinds: Vec<_> = host
+        .metrics()
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind))
+        .collect();
     assert_eq!(
         kinds,
         [

@@ -42,7 +42,13 @@ impl HttpContext for HttpAuthRandom {
 }
 
 impl Context for HttpAuthRandom {
-    fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize, _: usize) {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
         info!("call {token} answered: {num_headers} headers, {body_size} bytes");
         for (name, value) in &self.get_http_call_response_headers() {
             info!("call response header {name}: {value}");

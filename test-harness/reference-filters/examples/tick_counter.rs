@@ -28,7 +28,8 @@ impl Context for TickCounter {}
 impl RootContext for TickCounter {
     fn on_vm_start(&mut self, _: usize) -> bool {
         self.counter = hostcalls::define_metric(MetricType::Counter, "ticks").unwrap_or_default();
-        self.gauge = hostcalls::define_metric(MetricType::Gauge, "last_tick_unix").unwrap_or_default();
+        self.gauge =
+            hostcalls::define_metric(MetricType::Gauge, "last_tick_unix").unwrap_or_default();
         self.histogram =
             hostcalls::define_metric(MetricType::Histogram, "tick_numbers").unwrap_or_default();
         self.set_tick_period(Duration::from_secs(5));
@@ -53,7 +54,9 @@ impl RootContext for TickCounter {
         let _ = hostcalls::record_metric(self.histogram, self.ticks);
         info!("tick {} at {}", self.ticks, secs);
         // The WASI clock must agree with proxy_get_current_time_nanoseconds.
-        let wasi = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let wasi = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         println!("wasi clock {}", wasi.as_secs());
         if self.ticks >= self.stop_after {
             info!("stopping after {} ticks", self.ticks);

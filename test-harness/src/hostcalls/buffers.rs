@@ -82,7 +82,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_get_buffer_status",
-        |mut caller: Caller<'_, HostState>, kind: u32, len_ptr: u32, flags_ptr: u32| -> HostResult {
+        |mut caller: Caller<'_, HostState>,
+         kind: u32,
+         len_ptr: u32,
+         flags_ptr: u32|
+         -> HostResult {
             allowed(&caller, "env", "proxy_get_buffer_status")?;
             let Some(kind) = BufferType::from_u32(kind) else {
                 return ret(Status::BadArgument);

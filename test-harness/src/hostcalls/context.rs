@@ -43,7 +43,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_get_status",
-        |mut caller: Caller<'_, HostState>, code_ptr: u32, msg_ptr: u32, msg_len: u32| -> HostResult {
+        |mut caller: Caller<'_, HostState>,
+         code_ptr: u32,
+         msg_ptr: u32,
+         msg_len: u32|
+         -> HostResult {
             allowed(&caller, "env", "proxy_get_status")?;
             let state = caller.data();
             let (code, message) = match state.contexts.get(&state.root_id()) {
@@ -77,9 +81,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             // Envoy registers a few foreign functions (compress, declare_property, …); the
             // harness none.
             let name = String::from_utf8_lossy(&name).into_owned();
-            caller
-                .data_mut()
-                .host_note(format!("foreign function `{name}` is not provided by the harness"));
+            caller.data_mut().host_note(format!(
+                "foreign function `{name}` is not provided by the harness"
+            ));
             ret(Status::NotFound)
         },
     )?;

@@ -55,11 +55,12 @@ fn derived(stream: &StreamState, segments: &[&[u8]]) -> Option<PropertyValue> {
         [b"request", b"useragent"] => header("user-agent"),
         [b"request", b"id"] => header("x-request-id"),
         [b"request", b"headers", rest @ ..] => request.and_then(|h| headers_value(h, rest)),
-        [b"response", b"code"] => stream.response_code.map(|c| PropertyValue::int(i64::from(c))),
-        [b"response", b"code_details"] => stream
-            .response_details
-            .as_deref()
-            .map(PropertyValue::from),
+        [b"response", b"code"] => stream
+            .response_code
+            .map(|c| PropertyValue::int(i64::from(c))),
+        [b"response", b"code_details"] => {
+            stream.response_details.as_deref().map(PropertyValue::from)
+        }
         [b"response", b"headers", rest @ ..] => response.and_then(|h| headers_value(h, rest)),
         _ => None,
     }
@@ -133,7 +134,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             // Envoy keeps these in the stream's filter state: without a stream, `NotFound`.
             match caller.data_mut().stream_mut() {
                 Some(stream) => {
-                    stream.set_properties.insert(path, PropertyValue::from(value));
+                    stream
+                        .set_properties
+                        .insert(path, PropertyValue::from(value));
                     ret(Status::Ok)
                 }
                 None => ret(Status::NotFound),

@@ -60,7 +60,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_register_shared_queue",
-        |mut caller: Caller<'_, HostState>, name_ptr: u32, name_len: u32, id_ptr: u32| -> HostResult {
+        |mut caller: Caller<'_, HostState>,
+         name_ptr: u32,
+         name_len: u32,
+         id_ptr: u32|
+         -> HostResult {
             allowed(&caller, "env", "proxy_register_shared_queue")?;
             let Some(name) = read(&caller, name_ptr, name_len) else {
                 return ret(Status::InvalidMemoryAccess);

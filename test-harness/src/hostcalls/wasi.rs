@@ -33,7 +33,13 @@ const ENOTSUP: u32 = 58;
 
 type WasiResult = wasmtime::Result<u32>;
 
-fn fd_write(caller: &mut Caller<'_, HostState>, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> u32 {
+fn fd_write(
+    caller: &mut Caller<'_, HostState>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    nwritten: u32,
+) -> u32 {
     let (level, source) = match fd {
         1 => (LogLevel::Info, LogSource::Stdout),
         2 => (LogLevel::Error, LogSource::Stderr),
@@ -89,7 +95,12 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_write",
-        move |mut caller: Caller<'_, HostState>, fd: u32, iovs: u32, len: u32, nwritten: u32| -> WasiResult {
+        move |mut caller: Caller<'_, HostState>,
+              fd: u32,
+              iovs: u32,
+              len: u32,
+              nwritten: u32|
+              -> WasiResult {
             allowed(&caller, module, "fd_write")?;
             Ok(fd_write(&mut caller, fd, iovs, len, nwritten))
         },
@@ -97,7 +108,12 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_read",
-        move |caller: Caller<'_, HostState>, _fd: u32, _iovs: u32, _len: u32, _nread: u32| -> WasiResult {
+        move |caller: Caller<'_, HostState>,
+              _fd: u32,
+              _iovs: u32,
+              _len: u32,
+              _nread: u32|
+              -> WasiResult {
             allowed(&caller, module, "fd_read")?;
             Ok(ENOSYS)
         },
@@ -105,7 +121,12 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_seek",
-        move |mut caller: Caller<'_, HostState>, _fd: u32, _offset: i64, _whence: u32, _ret: u32| -> WasiResult {
+        move |mut caller: Caller<'_, HostState>,
+              _fd: u32,
+              _offset: i64,
+              _whence: u32,
+              _ret: u32|
+              -> WasiResult {
             allowed(&caller, module, "fd_seek")?;
             caller.data_mut().host_note("wasi_unstable fd_seek");
             Ok(ESUCCESS)
@@ -131,7 +152,11 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
             // Three u64 words: filetype/flags 0, rights_base FD_WRITE (64), inheriting 0.
             let mut bytes = [0u8; 24];
             bytes[8] = 64;
-            Ok(if write(&mut caller, stat, &bytes) { ESUCCESS } else { EFAULT })
+            Ok(if write(&mut caller, stat, &bytes) {
+                ESUCCESS
+            } else {
+                EFAULT
+            })
         },
     )?;
     linker.func_wrap(
@@ -142,7 +167,8 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
             let data = environ_data(caller.data());
             let count = u32::try_from(data.len()).unwrap_or(u32::MAX);
             let size = u32::try_from(data.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
-            let ok = write_u32(&mut caller, count_ptr, count) && write_u32(&mut caller, size_ptr, size);
+            let ok =
+                write_u32(&mut caller, count_ptr, count) && write_u32(&mut caller, size_ptr, size);
             Ok(if ok { ESUCCESS } else { EFAULT })
         },
     )?;
@@ -186,14 +212,22 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "clock_time_get",
-        move |mut caller: Caller<'_, HostState>, clock: u32, _precision: u64, ret_ptr: u32| -> WasiResult {
+        move |mut caller: Caller<'_, HostState>,
+              clock: u32,
+              _precision: u64,
+              ret_ptr: u32|
+              -> WasiResult {
             allowed(&caller, module, "clock_time_get")?;
             let now = match clock {
                 0 => caller.data().clock.unix_nanos(),
                 1 => caller.data().clock.monotonic_nanos(),
                 _ => return Ok(ENOTSUP),
             };
-            Ok(if write_u64(&mut caller, ret_ptr, now) { ESUCCESS } else { EFAULT })
+            Ok(if write_u64(&mut caller, ret_ptr, now) {
+                ESUCCESS
+            } else {
+                EFAULT
+            })
         },
     )?;
     linker.func_wrap(
@@ -210,7 +244,11 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
                 bytes.extend_from_slice(&word.to_le_bytes());
             }
             bytes.truncate(len as usize);
-            Ok(if write(&mut caller, buf, &bytes) { ESUCCESS } else { EFAULT })
+            Ok(if write(&mut caller, buf, &bytes) {
+                ESUCCESS
+            } else {
+                EFAULT
+            })
         },
     )?;
     linker.func_wrap(
