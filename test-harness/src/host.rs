@@ -457,7 +457,7 @@ impl Host {
     /// `WasmBase::startShutdown` for one root context: `proxy_on_done`, and `proxy_on_delete`
     /// if it returned true; otherwise the root waits for the module to call `proxy_done`.
     fn shutdown_root(&mut self, root: u32) -> Result<bool, Error> {
-        self.store.data_mut().timers.remove(&root);
+        // Its timer keeps running: a root waiting for `proxy_done` usually finishes in a tick.
         let done = match self.exports.done.clone() {
             Some(f) => self.call("proxy_on_done", f, root, root, vec![root.into()])? != 0,
             None => true,

@@ -586,3 +586,129 @@ fn fail_open_forwards_untouched_after_a_trap() {
     assert_eq!(headers.get("a"), Some("b"));
     assert_eq!(response.status, 200);
 }
+
+#[test]
+fn a_local_reply_after_the_response_started_replaces_it_directly() {
+    let text = module(
+        r#"(import "env" "proxy_send_local_response"
+             (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 1024) "oops")
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+           (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+             (drop (call $reply (i32.const 502) (i32.const 0) (i32.const 0) (i32.const 1024)
+               (i32.const 4) (i32.const 0) (i32.const 0) (i32.const -1)))
+             (i32.const 0))
+           (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) (i32.const 0))"#,
+    );
+    let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
+    host.configure("").unwrap();
+    host.take_calls();
+    let out = host
+        .request(
+            Request::get("/").upstream_response(
+                jitgate_harness::UpstreamResponse::new(200).body("upstream body"),
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        out,
+        Outcome::LocalResponse {
+            status: 502,
+            headers: [
+                (":status", "502"),
+                ("content-length", "4"),
+                ("content-type", "text/plain")
+            ]
+            .into_iter()
+            .collect(),
+            body: b"oops".to_vec(),
+            details: String::new(),
+        }
+    );
+    // No second pass through the filter, no upstream body.
+    assert_eq!(
+        host.call_names(),
+        ["proxy_on_request_headers", "proxy_on_response_headers"]
+    );
+}
+
+#[test]
+fn queues_notify_the_root_and_shutdown_waits_for_proxy_done() {
+    let text = module(
+        r#"(import "env" "proxy_register_shared_queue" (func $reg (param i32 i32 i32) (result i32)))
+           (import "env" "proxy_enqueue_shared_queue" (func $enq (param i32 i32 i32) (result i32)))
+           (import "env" "proxy_dequeue_shared_queue" (func $deq (param i32 i32 i32) (result i32)))
+           (import "env" "proxy_done" (func $done (result i32)))
+           (import "env" "proxy_set_tick_period_milliseconds" (func $tickp (param i32) (result i32)))"#,
+        r#"(data (i32.const 1024) "q")
+           (data (i32.const 1030) "item")
+           (func (export "proxy_on_configure") (param i32 i32) (result i32)
+             (drop (call $reg (i32.const 1024) (i32.const 1) (i32.const 40)))
+             (drop (call $tickp (i32.const 1000)))
+             (i32.const 1))
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (call $log_i32 (call $enq (i32.load (i32.const 40)) (i32.const 1030) (i32.const 4)))
+             (i32.const 0))
+           (func (export "proxy_on_queue_ready") (param $root i32) (param $token i32)
+             (call $log_i32 (local.get $root))
+             (call $log_i32 (call $deq (local.get $token) (i32.const 16) (i32.const 20)))
+             (call $log_ret)
+             (call $log_i32 (call $deq (local.get $token) (i32.const 16) (i32.const 20))))
+           (func (export "proxy_on_done") (param i32) (result i32)
+             (call $log_i32 (call $done))
+             (i32.const 0))
+           (func (export "proxy_on_tick") (param i32) (call $log_i32 (call $done)))
+           (func (export "proxy_on_delete") (param $c i32) (call $log_i32 (local.get $c)))"#,
+    );
+    let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
+    host.configure("").unwrap();
+    host.request(Request::get("/")).unwrap();
+    assert_eq!(
+        proxy_lines(&host),
+        [
+            "0",    // enqueue
+            "1",    // on_done(2): proxy_done from a stream is NotFound (its return is ignored)
+            "2",    // on_delete(2)
+            "1",    // on_queue_ready: for root 1, after the stream
+            "0",    // dequeue
+            "item", //
+            "7",    // queue empty
+        ]
+    );
+    host.take_logs();
+    // on_done(root) returns false: the root waits; its timer keeps running.
+    assert!(!host.shutdown().unwrap());
+    assert!(matches!(
+        host.request(Request::get("/")),
+        Err(Error::NotConfigured)
+    ));
+    host.advance(Duration::from_secs(1)).unwrap();
+    assert_eq!(proxy_lines(&host), ["1", "0", "1"]);
+    let tail: Vec<_> = host.call_names().into_iter().rev().take(2).collect();
+    assert_eq!(tail, ["proxy_on_delete", "proxy_on_tick"]);
+}
+
+#[test]
+fn a_request_can_set_the_wall_clock() {
+    let text = module(
+        r#"(import "env" "proxy_get_current_time_nanoseconds" (func $now (param i32) (result i32)))"#,
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (drop (call $now (i32.const 24)))
+             (call $log_u64 (i64.load (i32.const 24)))
+             (i32.const 0))"#,
+    );
+    let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
+    host.configure("").unwrap();
+    host.request(Request::get("/").at_unix_secs(1_764_151_200))
+        .unwrap();
+    assert_eq!(proxy_lines(&host), ["1764151200000000000"]);
+    assert_eq!(host.clock().unix_nanos(), 1_764_151_200_000_000_000);
+}
+
+#[test]
+fn host_and_module_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Host>();
+    send_sync::<jitgate_harness::FilterModule>();
+}
