@@ -22,8 +22,16 @@
 //!   shared-data CAS, `proxy_http_call` checks and tokens;
 //! - the fail-closed `503` (`wasm_fail_stream`) after a trap.
 //!
+//! Timing: responses to `proxy_http_call`, `proxy_on_queue_ready` and deferred deletes arrive
+//! after the callback that caused them returns — at once while a stream waits for them, else
+//! after the current request (or configure / tick) completes. Upstream calls answer instantly
+//! (a scripted [`HttpCallReply::Timeout`] stands for a timeout); the clock only moves when the
+//! test moves it.
+//!
 //! Not simulated: ABI 0.1.0, gRPC calls, foreign functions, network (TCP) filters, trailers,
-//! Envoy's connection-manager header additions, streaming bodies (a body arrives in one piece).
+//! Envoy's connection-manager header additions (`x-request-id`, `x-forwarded-proto`, …),
+//! streaming bodies (a body arrives in one piece), Envoy's log-level filtering (every line is
+//! captured), a limit on guest CPU time.
 
 // Guest input must never panic the host: the workspace denies unwrap/expect/panic; indexing is
 // denied here too, since guest pointers and lengths reach slicing code.

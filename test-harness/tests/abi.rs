@@ -712,3 +712,57 @@ fn host_and_module_can_move_between_threads() {
     send::<Host>();
     send_sync::<jitgate_harness::FilterModule>();
 }
+
+#[test]
+fn bodies_can_be_rewritten_and_properties_stored_per_stream() {
+    let text = module(
+        r#"(import "env" "proxy_get_buffer_bytes" (func $buf (param i32 i32 i32 i32 i32) (result i32)))
+           (import "env" "proxy_set_buffer_bytes" (func $setbuf (param i32 i32 i32 i32 i32) (result i32)))
+           (import "env" "proxy_get_property" (func $prop (param i32 i32 i32 i32) (result i32)))
+           (import "env" "proxy_set_property" (func $setprop (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 1024) "new")
+           (data (i32.const 1030) "!")
+           (data (i32.const 1040) "my_key")
+           (data (i32.const 1050) "value")
+           (func (export "proxy_on_configure") (param i32 i32) (result i32)
+             ;; no stream in a root context
+             (call $log_i32 (call $setprop (i32.const 1040) (i32.const 6) (i32.const 1050) (i32.const 5)))
+             (i32.const 1))
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (call $log_i32 (call $setprop (i32.const 1040) (i32.const 6) (i32.const 1050) (i32.const 5)))
+             ;; the body is not writable before its callback, the VM configuration never
+             (call $log_i32 (call $setbuf (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1024) (i32.const 3)))
+             (call $log_i32 (call $setbuf (i32.const 6) (i32.const 0) (i32.const 0) (i32.const 1024) (i32.const 3)))
+             (call $log_i32 (call $setbuf (i32.const 9) (i32.const 0) (i32.const 0) (i32.const 1024) (i32.const 3)))
+             (i32.const 0))
+           (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32)
+             ;; replace the first 3 bytes, append one, then a start in the middle is refused
+             (call $log_i32 (call $setbuf (i32.const 0) (i32.const 0) (i32.const 3) (i32.const 1024) (i32.const 3)))
+             (call $log_i32 (call $setbuf (i32.const 0) (i32.const 100) (i32.const 0) (i32.const 1030) (i32.const 1)))
+             (call $log_i32 (call $setbuf (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 1030) (i32.const 1)))
+             ;; a clamped read past the end
+             (call $log_i32 (call $buf (i32.const 0) (i32.const 3) (i32.const 1000) (i32.const 16) (i32.const 20)))
+             (call $log_ret)
+             (call $log_i32 (call $prop (i32.const 1040) (i32.const 6) (i32.const 16) (i32.const 20)))
+             (call $log_ret)
+             (i32.const 0))"#,
+    );
+    let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
+    host.configure("").unwrap();
+    let out = host.request(Request::post("/").body("old-body")).unwrap();
+    let Outcome::Forwarded { body, .. } = &out else {
+        panic!("expected forwarded, got {out:?}");
+    };
+    assert_eq!(body, b"new-body!");
+    assert_eq!(
+        proxy_lines(&host),
+        [
+            "1", // set_property without a stream: NotFound
+            "0", // set_property on the stream
+            "2", "2", "2", // body before its callback, VM config, unknown type: BadArgument
+            "0", "0", "2", // replace, append, middle: BadArgument
+            "0", "-body!", // read from 3, clamped
+            "0", "value", // the stored property
+        ]
+    );
+}
