@@ -243,7 +243,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    pub(crate) fn from_i32(value: i32) -> Self {
+    pub(crate) fn from_u32(value: u32) -> Self {
         if value == 0 {
             Self::Continue
         } else {

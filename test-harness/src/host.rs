@@ -1,6 +1,6 @@
 //! The host: one VM running one filter module the way Envoy runs it.
 
-use crate::abi::{AbiVersion, LogLevel};
+use crate::abi::{AbiVersion, Action, LogLevel};
 use crate::clock::{Clock, DEFAULT_START_UNIX_NS};
 use crate::error::Error;
 use crate::headers::HeaderMap;
@@ -12,7 +12,7 @@ use crate::outcome::{status_of, Outcome, Response, FAIL_STREAM_DETAILS};
 use crate::properties::{path_bytes, PropertyValue};
 use crate::state::{
     ActiveCallResponse, Call, ContextState, Deferred, HostState, LocalReply, RootState, Settings,
-    StreamState,
+    StreamState, Timer,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -581,9 +581,9 @@ impl Host {
         ctx: u32,
         size: usize,
         end_of_stream: bool,
-    ) -> Result<crate::abi::Action, Error> {
+    ) -> Result<Action, Error> {
         let Some(func) = func else {
-            return Ok(crate::abi::Action::Continue);
+            return Ok(Action::Continue);
         };
         let size = len_u32(size);
         let eos = u32::from(end_of_stream);
@@ -594,7 +594,7 @@ impl Host {
             (ctx, size, eos),
             vec![ctx.into(), size.into(), eos.into()],
         )?;
-        Ok(crate::abi::Action::from_i32(action as i32))
+        Ok(Action::from_u32(action))
     }
 
     fn stream_phases(&mut self, ctx: u32, request: &Request) -> Result<Outcome, Error> {
@@ -680,7 +680,7 @@ impl Host {
     fn settle(
         &mut self,
         ctx: u32,
-        action: crate::abi::Action,
+        action: Action,
         dir: Dir,
         phase: &'static str,
     ) -> Result<Option<Outcome>, Error> {
@@ -700,7 +700,7 @@ impl Host {
                 Dir::Request => std::mem::take(&mut stream.continued_request),
                 Dir::Response => std::mem::take(&mut stream.continued_response),
             };
-            if action == crate::abi::Action::Continue || continued {
+            if action == Action::Continue || continued {
                 return Ok(None);
             }
             if !self.run_one_deferred()? {
@@ -932,7 +932,7 @@ impl Host {
         Ok(true)
     }
 
-    fn fire_tick(&mut self, root: u32, timer: crate::state::Timer) -> Result<(), Error> {
+    fn fire_tick(&mut self, root: u32, timer: Timer) -> Result<(), Error> {
         let state = self.store.data_mut();
         let wait = timer
             .due_monotonic_ns
@@ -941,7 +941,7 @@ impl Host {
         // Re-arm first: a period set during the tick replaces this one (`Wasm::tickHandler`).
         state.timers.insert(
             root,
-            crate::state::Timer {
+            Timer {
                 period_ns: timer.period_ns,
                 due_monotonic_ns: timer.due_monotonic_ns.saturating_add(timer.period_ns),
             },
