@@ -44,6 +44,7 @@ pub mod headers;
 mod host;
 mod hostcalls;
 pub mod http;
+pub mod jitgate;
 pub mod logs;
 mod memory;
 pub mod metrics;

@@ -8,6 +8,10 @@
 mod demo;
 mod eval;
 mod files;
+mod rego_tests;
+mod report;
+mod scenarios;
+mod test_cmd;
 mod token;
 
 use std::process::ExitCode;
@@ -29,6 +33,8 @@ enum Command {
     /// Keys and tokens: keygen, sign, verify, inspect.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
+    /// Run Rego unit tests (`test_*` rules) and scenario files (`*.scenarios.json`).
+    Test(test_cmd::TestArgs),
     /// The demo: mint a key and approvals, decide a handful of requests.
     Demo(demo::DemoArgs),
 }
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::run(args),
         Command::Token(cmd) => token::run(*cmd),
+        Command::Test(args) => test_cmd::run(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {
