@@ -76,12 +76,7 @@ pub fn approval_value(a: &Approval) -> Value {
         ("resource", member("resource")),
         (
             "resources",
-            Value::from(
-                a.resources
-                    .iter()
-                    .map(|r| Value::from(r.as_str()))
-                    .collect::<Vec<_>>(),
-            ),
+            Value::from(a.resources.iter().map(|r| Value::from(r.as_str())).collect::<Vec<_>>()),
         ),
         ("role", member("role")),
         ("actions", member("actions")),
@@ -94,10 +89,7 @@ pub fn approval_value(a: &Approval) -> Value {
         ("issued_at_ns", Value::from(i128::from(a.issued_at) * NANOS)),
         ("granted_at", Value::from(nbf)),
         ("valid_duration", Value::from(exp - nbf)),
-        (
-            "claims",
-            Value::from(serde_json::Value::Object(a.claims.clone())),
-        ),
+        ("claims", Value::from(serde_json::Value::Object(a.claims.clone()))),
     ])
 }
 
@@ -165,10 +157,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
     let source = object([
         ("address", opt_str(req.source.address.as_deref())),
         ("principal", opt_str(req.source.principal.as_deref())),
-        (
-            "certificate_sha256",
-            opt_str(req.source.certificate_sha256.as_deref()),
-        ),
+        ("certificate_sha256", opt_str(req.source.certificate_sha256.as_deref())),
     ]);
     let request = object([
         ("method", Value::from(req.method.as_str())),

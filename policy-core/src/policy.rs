@@ -271,7 +271,9 @@ fn header_map(value: Option<&Value>, name: &str) -> Result<Vec<(String, String)>
             (Value::String(k), Value::String(v)) if is_header_name(k) && is_header_value(v) => {
                 Ok((k.to_ascii_lowercase(), v.to_string()))
             }
-            _ => Err(format!("result field `{name}` has an entry that is not a valid header name and string value")),
+            _ => Err(format!(
+                "result field `{name}` has an entry that is not a valid header name and string value"
+            )),
         })
         .collect()
 }
@@ -310,18 +312,15 @@ mod tests {
         )
         .unwrap();
         let mut input = Value::new_object();
-        input.as_object_mut().unwrap().insert(
-            Value::from("expected"),
-            Value::from(1_764_151_200_123_456_789_i64),
-        );
+        input
+            .as_object_mut()
+            .unwrap()
+            .insert(Value::from("expected"), Value::from(1_764_151_200_123_456_789_i64));
         assert!(matches!(
             p.evaluate(input.clone(), 1_764_151_200_123_456_789),
             PolicyOutcome::Allow { .. }
         ));
-        assert_eq!(
-            p.evaluate(input, 1_764_151_200_123_456_788),
-            PolicyOutcome::Undefined
-        );
+        assert_eq!(p.evaluate(input, 1_764_151_200_123_456_788), PolicyOutcome::Undefined);
     }
 
     #[test]
@@ -354,10 +353,8 @@ mod tests {
 
     #[test]
     fn interprets_objects_strictly() {
-        let v = Value::from_json_str(
-            r#"{"allow": false, "reason": "no", "status": 404, "headers": {"X-A": "b"}}"#,
-        )
-        .unwrap();
+        let v = Value::from_json_str(r#"{"allow": false, "reason": "no", "status": 404, "headers": {"X-A": "b"}}"#)
+            .unwrap();
         assert_eq!(
             interpret(&v),
             PolicyOutcome::Deny {
@@ -378,10 +375,7 @@ mod tests {
             r#""allow""#,
         ] {
             assert!(
-                matches!(
-                    interpret(&Value::from_json_str(bad).unwrap()),
-                    PolicyOutcome::Error(_)
-                ),
+                matches!(interpret(&Value::from_json_str(bad).unwrap()), PolicyOutcome::Error(_)),
                 "{bad}"
             );
         }

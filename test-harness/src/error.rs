@@ -103,9 +103,7 @@ impl Error {
     /// The log lines attached to the error (trap, failed start or configure), if any.
     pub fn logs(&self) -> &[LogEntry] {
         match self {
-            Self::Trap { logs, .. }
-            | Self::VmStartFailed { logs }
-            | Self::ConfigureFailed { logs } => logs,
+            Self::Trap { logs, .. } | Self::VmStartFailed { logs } | Self::ConfigureFailed { logs } => logs,
             _ => &[],
         }
     }

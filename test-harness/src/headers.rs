@@ -82,10 +82,7 @@ impl HeaderMap {
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.entries
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in order.

@@ -11,8 +11,7 @@ use crate::module::FilterModule;
 use crate::outcome::{status_of, Outcome, Response, FAIL_STREAM_DETAILS};
 use crate::properties::{path_bytes, PropertyValue};
 use crate::state::{
-    ActiveCallResponse, Call, ContextState, Deferred, HostState, LocalReply, RootState, Settings,
-    StreamState, Timer,
+    ActiveCallResponse, Call, ContextState, Deferred, HostState, LocalReply, RootState, Settings, StreamState, Timer,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,13 +106,10 @@ fn typed<P: WasmParams, R: WasmResults>(
 ) -> Result<Option<TypedFunc<P, R>>, Error> {
     match instance.get_func(&mut *store, name) {
         None => Ok(None),
-        Some(func) => func
-            .typed::<P, R>(&*store)
-            .map(Some)
-            .map_err(|e| Error::BadExport {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            }),
+        Some(func) => func.typed::<P, R>(&*store).map(Some).map_err(|e| Error::BadExport {
+            name: name.to_string(),
+            message: format!("{e:#}"),
+        }),
     }
 }
 
@@ -236,15 +232,11 @@ impl Host {
                 .map(|(k, v)| (path_bytes(&k), v))
                 .collect(),
         };
-        let mut store = Store::new(
-            module.engine(),
-            HostState::new(settings, clock, config.random_seed),
-        );
+        let mut store = Store::new(module.engine(), HostState::new(settings, clock, config.random_seed));
         store.limiter(|state| &mut state.limits);
 
         let mut linker = Linker::new(module.engine());
-        crate::hostcalls::add_to_linker(&mut linker, abi)
-            .map_err(|e| Error::Instantiate(format!("{e:#}")))?;
+        crate::hostcalls::add_to_linker(&mut linker, abi).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
         let instance = linker
             .instantiate(&mut store, module.module())
             .map_err(|e| Error::Instantiate(format!("{e:#}")))?;
@@ -255,9 +247,7 @@ impl Host {
         let malloc = match typed::<u32, u32>(&instance, &mut store, "malloc")? {
             Some(f) => f,
             None => typed::<u32, u32>(&instance, &mut store, "proxy_on_memory_allocate")?
-                .ok_or_else(|| {
-                    Error::MissingExport("`malloc` or `proxy_on_memory_allocate`".into())
-                })?,
+                .ok_or_else(|| Error::MissingExport("`malloc` or `proxy_on_memory_allocate`".into()))?,
         };
         store.data_mut().memory = Some(memory);
         store.data_mut().malloc = Some(malloc);
@@ -319,11 +309,7 @@ impl Host {
         let state = self.store.data_mut();
         state.current = context_id;
         state.effective = 0;
-        state.calls.push(Call {
-            name,
-            context_id,
-            args,
-        });
+        state.calls.push(Call { name, context_id, args });
         let logs_before = state.logs.len();
         let result = func.call(&mut self.store, params);
         let state = self.store.data_mut();
@@ -331,9 +317,7 @@ impl Host {
         match result {
             Ok(r) => Ok(r),
             Err(err) => {
-                let backtrace = err
-                    .downcast_ref::<wasmtime::WasmBacktrace>()
-                    .map(|b| b.to_string());
+                let backtrace = err.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
                 let mut message = match err.downcast_ref::<wasmtime::Trap>() {
                     Some(trap) => trap.to_string(),
                     None => err.root_cause().to_string(),
@@ -403,12 +387,7 @@ impl Host {
         }
     }
 
-    fn start_root(
-        &mut self,
-        root: u32,
-        plugin_config: &[u8],
-        logs_before: usize,
-    ) -> Result<(), Error> {
+    fn start_root(&mut self, root: u32, plugin_config: &[u8], logs_before: usize) -> Result<(), Error> {
         self.context_create(root, 0)?;
         let vm_config_len = len_u32(self.store.data().settings.vm_config.len());
         if let Some(f) = self.exports.vm_start.clone() {
@@ -446,12 +425,7 @@ impl Host {
     }
 
     fn logs_since(&self, at: usize) -> Vec<LogEntry> {
-        self.store
-            .data()
-            .logs
-            .get(at..)
-            .unwrap_or_default()
-            .to_vec()
+        self.store.data().logs.get(at..).unwrap_or_default().to_vec()
     }
 
     /// `WasmBase::startShutdown` for one root context: `proxy_on_done`, and `proxy_on_delete`
@@ -602,13 +576,7 @@ impl Host {
         let count = self.stream(ctx).request_headers.len();
         self.stream(ctx).request_headers_available = true;
         let f = self.exports.request_headers.clone();
-        let action = self.stream_callback(
-            "proxy_on_request_headers",
-            f,
-            ctx,
-            count,
-            request.body.is_none(),
-        )?;
+        let action = self.stream_callback("proxy_on_request_headers", f, ctx, count, request.body.is_none())?;
         if let Some(end) = self.settle(ctx, action, Dir::Request, "request headers")? {
             return Ok(end);
         }
@@ -639,13 +607,7 @@ impl Host {
         stream.response_started = true;
         let count = stream.response_headers.len();
         let f = self.exports.response_headers.clone();
-        let action = self.stream_callback(
-            "proxy_on_response_headers",
-            f,
-            ctx,
-            count,
-            upstream.body.is_empty(),
-        )?;
+        let action = self.stream_callback("proxy_on_response_headers", f, ctx, count, upstream.body.is_empty())?;
         if let Some(end) = self.settle(ctx, action, Dir::Response, "response headers")? {
             return Ok(end);
         }
@@ -677,13 +639,7 @@ impl Host {
     /// After a stream callback: applies a reset or local reply the module asked for; else, if
     /// the module paused the stream, delivers deferred events one by one until it resumes.
     /// Returns the outcome if the stream ended.
-    fn settle(
-        &mut self,
-        ctx: u32,
-        action: Action,
-        dir: Dir,
-        phase: &'static str,
-    ) -> Result<Option<Outcome>, Error> {
+    fn settle(&mut self, ctx: u32, action: Action, dir: Dir, phase: &'static str) -> Result<Option<Outcome>, Error> {
         loop {
             let stream = self.stream(ctx);
             if stream.closed {
@@ -704,10 +660,7 @@ impl Host {
                 return Ok(None);
             }
             if !self.run_one_deferred()? {
-                return Err(Error::Stalled {
-                    context_id: ctx,
-                    phase,
-                });
+                return Err(Error::Stalled { context_id: ctx, phase });
             }
         }
     }
@@ -749,13 +702,7 @@ impl Host {
         stream.response_headers_available = true;
         let count = stream.response_headers.len();
         let f = self.exports.response_headers.clone();
-        let action = self.stream_callback(
-            "proxy_on_response_headers",
-            f,
-            ctx,
-            count,
-            reply.body.is_empty(),
-        )?;
+        let action = self.stream_callback("proxy_on_response_headers", f, ctx, count, reply.body.is_empty())?;
         if let Some(end) = self.settle(ctx, action, Dir::Response, "local reply headers")? {
             return Ok(end);
         }
@@ -885,12 +832,7 @@ impl Host {
     /// moves, and the call returns [`Error::VmDead`].
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let by_ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        let target = self
-            .store
-            .data()
-            .clock
-            .monotonic_nanos()
-            .saturating_add(by_ns);
+        let target = self.store.data().clock.monotonic_nanos().saturating_add(by_ns);
         loop {
             if self.dead.is_some() {
                 break;
@@ -934,9 +876,7 @@ impl Host {
 
     fn fire_tick(&mut self, root: u32, timer: Timer) -> Result<(), Error> {
         let state = self.store.data_mut();
-        let wait = timer
-            .due_monotonic_ns
-            .saturating_sub(state.clock.monotonic_nanos());
+        let wait = timer.due_monotonic_ns.saturating_sub(state.clock.monotonic_nanos());
         state.clock.advance(Duration::from_nanos(wait));
         // Re-arm first: a period set during the tick replaces this one (`Wasm::tickHandler`).
         state.timers.insert(
@@ -1014,22 +954,18 @@ impl Host {
 
     /// The value of the counter or gauge the module defined as `name`.
     pub fn metric(&self, name: &str) -> Option<u64> {
-        self.metrics()
-            .iter()
-            .find_map(|m| match (&m.value, m.name == name) {
-                (MetricValue::Number(v), true) => Some(*v),
-                _ => None,
-            })
+        self.metrics().iter().find_map(|m| match (&m.value, m.name == name) {
+            (MetricValue::Number(v), true) => Some(*v),
+            _ => None,
+        })
     }
 
     /// The values recorded by the histogram the module defined as `name`.
     pub fn histogram(&self, name: &str) -> Option<&[u64]> {
-        self.metrics()
-            .iter()
-            .find_map(|m| match (&m.value, m.name == name) {
-                (MetricValue::Samples(v), true) => Some(v.as_slice()),
-                _ => None,
-            })
+        self.metrics().iter().find_map(|m| match (&m.value, m.name == name) {
+            (MetricValue::Samples(v), true) => Some(v.as_slice()),
+            _ => None,
+        })
     }
 
     /// Every metric the module defined, in definition order.
@@ -1044,10 +980,7 @@ impl Host {
 
     /// Stores a shared-data value, as another VM of the same `vm_id` would.
     pub fn set_shared_data(&mut self, key: &str, value: impl AsRef<[u8]>) {
-        self.store
-            .data_mut()
-            .shared_data
-            .set(key.as_bytes(), value.as_ref(), 0);
+        self.store.data_mut().shared_data.set(key.as_bytes(), value.as_ref(), 0);
     }
 
     /// The clocks.

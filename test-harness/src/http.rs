@@ -104,8 +104,7 @@ impl Request {
 
     /// Sets a property whose segments themselves contain dots.
     pub fn property_path(mut self, segments: &[&str], value: impl Into<PropertyValue>) -> Self {
-        self.properties
-            .insert(segments.join("\0").into_bytes(), value.into());
+        self.properties.insert(segments.join("\0").into_bytes(), value.into());
         self
     }
 

@@ -50,10 +50,7 @@ pub(crate) fn write_u64(caller: &mut Caller<'_, HostState>, ptr: u32, value: u64
 
 /// Allocates `size` bytes with the module's `malloc` / `proxy_on_memory_allocate`. `Ok(None)`
 /// when it returns 0 or a block outside memory; `Err` when it traps (the trap propagates).
-pub(crate) fn alloc(
-    caller: &mut Caller<'_, HostState>,
-    size: u32,
-) -> wasmtime::Result<Option<u32>> {
+pub(crate) fn alloc(caller: &mut Caller<'_, HostState>, size: u32) -> wasmtime::Result<Option<u32>> {
     let Some(malloc) = caller.data().malloc.clone() else {
         return Ok(None);
     };

@@ -49,13 +49,8 @@ impl Metrics {
         if let Some(id) = self.by_name.get(&key) {
             return Ok(*id);
         }
-        let slot = self
-            .next_id
-            .get_mut(kind as usize)
-            .ok_or(Status::BadArgument)?;
-        *slot = slot
-            .checked_add(ID_INCREMENT)
-            .ok_or(Status::InternalFailure)?;
+        let slot = self.next_id.get_mut(kind as usize).ok_or(Status::BadArgument)?;
+        *slot = slot.checked_add(ID_INCREMENT).ok_or(Status::InternalFailure)?;
         let id = *slot | kind as u32;
         let value = match kind {
             MetricType::Histogram => MetricValue::Samples(Vec::new()),

@@ -48,16 +48,14 @@ impl FilterModule {
 
     /// Checks a module given as WebAssembly binary bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let engine =
-            Engine::new(&wasmtime::Config::new()).map_err(|e| Error::Compile(format!("{e:#}")))?;
+        let engine = Engine::new(&wasmtime::Config::new()).map_err(|e| Error::Compile(format!("{e:#}")))?;
         let module = Module::new(&engine, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
         let abi = abi_version(&module)?;
 
         let unsupported: Vec<String> = module
             .imports()
             .filter(|import| {
-                !(matches!(import.ty(), ExternType::Func(_))
-                    && envoy_provides(abi, import.module(), import.name()))
+                !(matches!(import.ty(), ExternType::Func(_)) && envoy_provides(abi, import.module(), import.name()))
             })
             .map(|import| {
                 let kind = match import.ty() {
@@ -80,16 +78,10 @@ impl FilterModule {
         let has_func = |name| matches!(module.get_export(name), Some(ExternType::Func(_)));
         if !has_func("malloc") && !has_func("proxy_on_memory_allocate") {
             // Envoy: "Wasm module is missing malloc function."
-            return Err(Error::MissingExport(
-                "`malloc` or `proxy_on_memory_allocate`".into(),
-            ));
+            return Err(Error::MissingExport("`malloc` or `proxy_on_memory_allocate`".into()));
         }
         Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                module,
-                abi,
-            }),
+            inner: Arc::new(Inner { engine, module, abi }),
         })
     }
 

@@ -171,8 +171,5 @@ fn lossy_string<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::
 
 /// `:status` as a number, 0 when absent or malformed.
 pub(crate) fn status_of(headers: &HeaderMap) -> u32 {
-    headers
-        .get(":status")
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    headers.get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }

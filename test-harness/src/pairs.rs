@@ -20,10 +20,7 @@ where
     K: AsRef<[u8]> + ?Sized + 'a,
     V: AsRef<[u8]> + ?Sized + 'a,
 {
-    let pairs: Vec<(&[u8], &[u8])> = pairs
-        .into_iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .collect();
+    let pairs: Vec<(&[u8], &[u8])> = pairs.into_iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
     let mut out = Vec::with_capacity(size_of_pairs(&pairs));
     out.extend_from_slice(&len_u32(pairs.len()).to_le_bytes());
     for (k, v) in &pairs {
@@ -40,9 +37,9 @@ where
 }
 
 fn size_of_pairs(pairs: &[(&[u8], &[u8])]) -> usize {
-    pairs.iter().fold(4usize, |acc, (k, v)| {
-        acc.saturating_add(8 + k.len() + v.len() + 2)
-    })
+    pairs
+        .iter()
+        .fold(4usize, |acc, (k, v)| acc.saturating_add(8 + k.len() + v.len() + 2))
 }
 
 fn len_u32(len: usize) -> u32 {

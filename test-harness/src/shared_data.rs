@@ -125,11 +125,7 @@ mod tests {
     fn cas_semantics_match_envoy() {
         let mut d = SharedData::default();
         assert_eq!(d.get(b"k"), Err(Status::NotFound));
-        assert_eq!(
-            d.set(b"k", b"v1", 77),
-            Status::Ok,
-            "cas ignored for a new key"
-        );
+        assert_eq!(d.set(b"k", b"v1", 77), Status::Ok, "cas ignored for a new key");
         let (v, cas) = d.get(b"k").unwrap();
         assert_eq!(v, b"v1");
         assert_eq!(d.set(b"k", b"v2", cas + 1), Status::CasMismatch);

@@ -8,9 +8,7 @@ mod common;
 
 use common::wat_module;
 use jitgate_harness::clock::DEFAULT_START_UNIX_NS;
-use jitgate_harness::{
-    AbiVersion, Error, FailurePolicy, Host, HostConfig, LogLevel, LogSource, Outcome, Request,
-};
+use jitgate_harness::{AbiVersion, Error, FailurePolicy, Host, HostConfig, LogLevel, LogSource, Outcome, Request};
 use std::time::Duration;
 
 /// Memory, a bump allocator, the ABI marker and logging helpers: `$log(ptr, len)`,
@@ -189,11 +187,7 @@ fn probe_sees_envoys_bytes_statuses_and_availability() {
         )
         .unwrap();
     assert!(out.is_forwarded());
-    assert_eq!(
-        out.header("x-seen"),
-        Some("yes"),
-        "added header went upstream"
-    );
+    assert_eq!(out.header("x-seen"), Some("yes"), "added header went upstream");
     assert_eq!(host.metric("m"), Some(5));
 
     #[rustfmt::skip]
@@ -268,11 +262,7 @@ fn probe_sees_envoys_bytes_statuses_and_availability() {
     got[1] = "<pairs>";
     assert_eq!(got, expected);
 
-    let stderr = host
-        .logs()
-        .iter()
-        .find(|l| l.source == LogSource::Stderr)
-        .unwrap();
+    let stderr = host.logs().iter().find(|l| l.source == LogSource::Stderr).unwrap();
     assert_eq!(
         (stderr.level, stderr.message.as_str(), stderr.context_id),
         (LogLevel::Error, "yes", 2)
@@ -329,11 +319,7 @@ fn local_reply_with_empty_body_and_continue() {
         [(":status", "403"), ("x-a", "1")],
         "no content-length/-type for an empty body"
     );
-    let names: Vec<_> = host
-        .calls()
-        .iter()
-        .map(|c| (c.name, c.args.clone()))
-        .collect();
+    let names: Vec<_> = host.calls().iter().map(|c| (c.name, c.args.clone())).collect();
     assert_eq!(
         names,
         [
@@ -388,11 +374,7 @@ fn close_stream_resets_and_a_pause_with_nothing_pending_stalls() {
     );
     assert_eq!(
         host.call_names(),
-        [
-            "proxy_on_request_headers",
-            "proxy_on_log",
-            "proxy_on_delete"
-        ]
+        ["proxy_on_request_headers", "proxy_on_log", "proxy_on_delete"]
     );
 }
 
@@ -421,10 +403,7 @@ fn imports_outside_envoys_set_are_all_listed() {
     );
     let message = err.to_string();
     assert!(message.contains("`env.proxy_bogus`"), "{message}");
-    assert!(
-        message.contains("`wasi_snapshot_preview1.poll_oneoff`"),
-        "{message}"
-    );
+    assert!(message.contains("`wasi_snapshot_preview1.poll_oneoff`"), "{message}");
 }
 
 #[test]
@@ -441,10 +420,7 @@ fn abi_version_is_required_and_0_2_0_lacks_get_log_level() {
     )
     .replace("proxy_abi_version_0_2_1", "proxy_abi_version_0_2_0");
     let err = wat_module(&v020_log_level).unwrap_err();
-    assert!(
-        err.to_string().contains("`env.proxy_get_log_level`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`env.proxy_get_log_level`"), "{err}");
 
     let v010 = module("", "").replace("proxy_abi_version_0_2_1", "proxy_abi_version_0_1_0");
     assert!(matches!(wat_module(&v010), Err(Error::AbiVersion(_))));
@@ -457,10 +433,7 @@ fn allocator_and_memory_are_required() {
     assert!(matches!(err, Error::MissingExport(_)), "{err:?}");
     assert!(err.to_string().contains("proxy_on_memory_allocate"));
 
-    let sdk_style = module("", "").replace(
-        r#"(export "malloc")"#,
-        r#"(export "proxy_on_memory_allocate")"#,
-    );
+    let sdk_style = module("", "").replace(r#"(export "malloc")"#, r#"(export "proxy_on_memory_allocate")"#);
     assert!(wat_module(&sdk_style).is_ok());
 }
 
@@ -494,10 +467,7 @@ fn only_logging_clocks_and_random_are_allowed_while_starting() {
              (drop (call $prop (i32.const 0) (i32.const 0) (i32.const 16) (i32.const 20))))"#,
     );
     let err = Host::new(&wat_module(&refused).unwrap()).unwrap_err();
-    let Error::Trap {
-        callback, message, ..
-    } = &err
-    else {
+    let Error::Trap { callback, message, .. } = &err else {
         panic!("expected a trap, got {err:?}");
     };
     assert_eq!(callback, "_initialize");
@@ -525,22 +495,14 @@ fn a_trap_kills_the_vm_and_requests_then_fail_closed() {
     let mut host = Host::new(&module).unwrap();
     host.configure("").unwrap();
     let err = host.request(Request::get("/")).unwrap_err();
-    let Error::Trap {
-        callback, message, ..
-    } = &err
-    else {
+    let Error::Trap { callback, message, .. } = &err else {
         panic!("expected a trap, got {err:?}");
     };
     assert_eq!(callback, "proxy_on_request_headers");
     assert!(message.contains("unreachable"), "{message}");
-    assert!(err
-        .to_string()
-        .starts_with("wasm trap in `proxy_on_request_headers`"));
+    assert!(err.to_string().starts_with("wasm trap in `proxy_on_request_headers`"));
     assert!(host.is_dead());
-    assert_eq!(
-        host.failure().map(|f| f.0),
-        Some("proxy_on_request_headers")
-    );
+    assert_eq!(host.failure().map(|f| f.0), Some("proxy_on_request_headers"));
 
     host.take_calls();
     for _ in 0..2 {
@@ -577,10 +539,7 @@ fn fail_open_forwards_untouched_after_a_trap() {
     host.configure("").unwrap();
     assert!(host.request(Request::get("/")).is_err());
     let out = host.request(Request::get("/x").header("a", "b")).unwrap();
-    let Outcome::Forwarded {
-        headers, response, ..
-    } = out
-    else {
+    let Outcome::Forwarded { headers, response, .. } = out else {
         panic!("expected forwarded");
     };
     assert_eq!(headers.get("a"), Some("b"));
@@ -604,11 +563,7 @@ fn a_local_reply_after_the_response_started_replaces_it_directly() {
     host.configure("").unwrap();
     host.take_calls();
     let out = host
-        .request(
-            Request::get("/").upstream_response(
-                jitgate_harness::UpstreamResponse::new(200).body("upstream body"),
-            ),
-        )
+        .request(Request::get("/").upstream_response(jitgate_harness::UpstreamResponse::new(200).body("upstream body")))
         .unwrap();
     assert_eq!(
         out,
@@ -678,10 +633,7 @@ fn queues_notify_the_root_and_shutdown_waits_for_proxy_done() {
     host.take_logs();
     // on_done(root) returns false: the root waits; its timer keeps running.
     assert!(!host.shutdown().unwrap());
-    assert!(matches!(
-        host.request(Request::get("/")),
-        Err(Error::NotConfigured)
-    ));
+    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
     host.advance(Duration::from_secs(1)).unwrap();
     assert_eq!(proxy_lines(&host), ["1", "0", "1"]);
     let tail: Vec<_> = host.call_names().into_iter().rev().take(2).collect();
@@ -699,8 +651,7 @@ fn a_request_can_set_the_wall_clock() {
     );
     let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
     host.configure("").unwrap();
-    host.request(Request::get("/").at_unix_secs(1_764_151_200))
-        .unwrap();
+    host.request(Request::get("/").at_unix_secs(1_764_151_200)).unwrap();
     assert_eq!(proxy_lines(&host), ["1764151200000000000"]);
     assert_eq!(host.clock().unix_nanos(), 1_764_151_200_000_000_000);
 }

@@ -59,11 +59,7 @@ fn even_byte_resumes_the_request() {
     assert_eq!(call.context_id, 2, "made by the HTTP context");
     assert_eq!(
         call.headers.iter().collect::<Vec<_>>(),
-        [
-            (":method", "GET"),
-            (":path", "/bytes/1"),
-            (":authority", "httpbin.org")
-        ]
+        [(":method", "GET"), (":path", "/bytes/1"), (":authority", "httpbin.org")]
     );
     assert_eq!(call.timeout, Duration::from_secs(5));
     assert_eq!(host.http_calls(), &seen[..]);
@@ -82,10 +78,7 @@ fn odd_byte_answers_403_from_the_callback() {
     host.upstream("httpbin", |_| HttpCallReply::status(200).body(vec![1u8]));
     let out = host.request(Request::get("/protected")).unwrap();
     let Outcome::LocalResponse {
-        status,
-        headers,
-        body,
-        ..
+        status, headers, body, ..
     } = &out
     else {
         panic!("expected a local response, got {out:?}");
@@ -136,9 +129,7 @@ fn a_timeout_is_envoys_504() {
         .find(|c| c.name == "proxy_on_http_call_response")
         .unwrap();
     assert_eq!(call.args, [1, 4, 3, 24, 0]);
-    assert!(host
-        .log_messages()
-        .contains(&"call response header :status: 504"));
+    assert!(host.log_messages().contains(&"call response header :status: 504"));
 }
 
 #[test]
@@ -147,9 +138,7 @@ fn unknown_cluster_is_bad_argument() {
     let out = host.request(Request::get("/")).unwrap();
     assert_eq!(out.status(), Some(503));
     assert_eq!(out.body(), b"no upstream\n");
-    assert!(host
-        .log_messages()
-        .contains(&"dispatch failed: BadArgument"));
+    assert!(host.log_messages().contains(&"dispatch failed: BadArgument"));
     assert!(host.http_calls().is_empty());
 }
 

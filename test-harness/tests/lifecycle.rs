@@ -6,9 +6,7 @@
 mod common;
 
 use common::reference_filter;
-use jitgate_harness::{
-    Call, Error, Host, HostConfig, LogLevel, LogSource, Outcome, Request, UpstreamResponse,
-};
+use jitgate_harness::{Call, Error, Host, HostConfig, LogLevel, LogSource, Outcome, Request, UpstreamResponse};
 
 fn names(calls: &[Call]) -> Vec<(&'static str, u32)> {
     calls.iter().map(|c| (c.name, c.context_id)).collect()
@@ -66,32 +64,17 @@ fn forwarded_request_runs_every_callback_in_order() {
         ]
     );
     assert_eq!(calls[0].args, [2, 1], "http context created under root 1");
-    assert_eq!(
-        calls[1].args,
-        [2, 5, 1],
-        "5 headers, end of stream (no body)"
-    );
-    assert_eq!(
-        calls[2].args,
-        [2, 2, 1],
-        "2 response headers, end of stream"
-    );
+    assert_eq!(calls[1].args, [2, 5, 1], "5 headers, end of stream (no body)");
+    assert_eq!(calls[2].args, [2, 2, 1], "2 response headers, end of stream");
 
-    let Outcome::Forwarded {
-        headers, response, ..
-    } = &out
-    else {
+    let Outcome::Forwarded { headers, response, .. } = &out else {
         panic!("expected forwarded, got {out:?}");
     };
     assert_eq!(headers.get("x-trace"), Some("t1"));
     assert_eq!(response.status, 201);
     assert_eq!(
         response.headers.iter().collect::<Vec<_>>(),
-        [
-            (":status", "201"),
-            ("x-up", "1"),
-            ("powered-by", "proxy-wasm")
-        ]
+        [(":status", "201"), ("x-up", "1"), ("powered-by", "proxy-wasm")]
     );
     assert_eq!(out.status(), Some(201));
 
@@ -160,9 +143,7 @@ fn local_reply_passes_through_the_filters_response_callback() {
             ("powered-by", "proxy-wasm"),
         ]
     );
-    assert!(host
-        .log_messages()
-        .contains(&"#2 <- content-type: text/plain"));
+    assert!(host.log_messages().contains(&"#2 <- content-type: text/plain"));
     let json = out.to_json();
     assert_eq!(json["action"], "local_response");
     assert_eq!(json["status"], 200);
@@ -176,10 +157,7 @@ fn request_body_is_announced_by_end_of_stream() {
     host.take_calls();
     let out = host.request(Request::post("/upload").body("abc")).unwrap();
     let calls = host.take_calls();
-    let headers = calls
-        .iter()
-        .find(|c| c.name == "proxy_on_request_headers")
-        .unwrap();
+    let headers = calls.iter().find(|c| c.name == "proxy_on_request_headers").unwrap();
     assert_eq!(headers.args[2], 0, "more data follows the headers");
     // The filter does not export proxy_on_request_body? The SDK always exports it.
     let body = calls
@@ -206,10 +184,7 @@ fn context_ids_grow_per_request() {
 #[test]
 fn requests_need_a_configured_plugin() {
     let mut host = Host::new(&reference_filter("http_headers")).unwrap();
-    assert!(matches!(
-        host.request(Request::get("/")),
-        Err(Error::NotConfigured)
-    ));
+    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
 }
 
 #[test]
@@ -221,9 +196,7 @@ fn plugin_and_vm_configuration_are_served_as_buffers() {
     let mut host = Host::with_config(&reference_filter("http_config"), config).unwrap();
     host.configure("x-value-1").unwrap();
     assert!(host.log_messages().contains(&"vm config (5 bytes): hello"));
-    assert!(host
-        .log_messages()
-        .contains(&"configured with 9 bytes: x-value-1"));
+    assert!(host.log_messages().contains(&"configured with 9 bytes: x-value-1"));
     let out = host.request(Request::get("/")).unwrap();
     let Outcome::Forwarded { response, .. } = out else {
         panic!("not forwarded");
@@ -245,22 +218,13 @@ fn configure_returning_false_is_an_error_with_the_logs() {
         .iter()
         .any(|l| l.level == LogLevel::Error && l.message == "refusing configuration `fail`"));
     let text = err.to_string();
-    assert!(
-        text.starts_with("proxy_on_configure returned false"),
-        "{text}"
-    );
+    assert!(text.starts_with("proxy_on_configure returned false"), "{text}");
     assert!(text.contains("refusing configuration `fail`"), "{text}");
     // An empty configuration reaches the module as a null buffer: "missing".
     let err = host.configure("").unwrap_err();
-    assert!(
-        err.to_string().contains("missing plugin configuration"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("missing plugin configuration"), "{err}");
     // The host is still usable and not configured.
-    assert!(matches!(
-        host.request(Request::get("/")),
-        Err(Error::NotConfigured)
-    ));
+    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
     host.configure("ok").unwrap();
     assert!(host.request(Request::get("/")).unwrap().is_forwarded());
 }
@@ -294,9 +258,7 @@ fn reconfiguring_replaces_the_root_context() {
 #[test]
 fn a_rust_panic_is_a_trap_with_the_panic_message_and_kills_the_vm() {
     let mut host = configured_headers_host();
-    let err = host
-        .request(Request::get("/").header("x-panic", "now"))
-        .unwrap_err();
+    let err = host.request(Request::get("/").header("x-panic", "now")).unwrap_err();
     let Error::Trap {
         callback,
         message,

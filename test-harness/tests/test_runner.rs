@@ -16,10 +16,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn jitgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jitgate"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_jitgate")).args(args).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -33,15 +30,10 @@ fn counts_and_exit_code_of_a_mixed_run() {
     let out = jitgate(&["test", &fixture("runner"), "--now", NOW]);
     assert_eq!(out.status.code(), Some(1), "a failure exits 1");
     let text = stdout(&out);
-    assert_eq!(
-        text.lines().last(),
-        Some("4 passed, 2 failed, 1 errored"),
-        "{text}"
-    );
+    assert_eq!(text.lines().last(), Some("4 passed, 2 failed, 1 errored"), "{text}");
     // One line per failure, with the failing rule's file and line.
     assert!(
-        text.contains("FAIL  ")
-            && text.contains("policy_test.rego:9: data.fixture.policy_test.test_fail: undefined"),
+        text.contains("FAIL  ") && text.contains("policy_test.rego:9: data.fixture.policy_test.test_fail: undefined"),
         "{text}"
     );
     assert!(
@@ -49,8 +41,7 @@ fn counts_and_exit_code_of_a_mixed_run() {
         "{text}"
     );
     assert!(
-        text.contains("ERROR ")
-            && text.contains("policy_test.rego:13:26: could not parse string as number"),
+        text.contains("ERROR ") && text.contains("policy_test.rego:13:26: could not parse string as number"),
         "{text}"
     );
     assert_eq!(
@@ -68,24 +59,10 @@ fn counts_and_exit_code_of_a_mixed_run() {
 #[test]
 fn injected_clock_and_with_override() {
     // test_time_injected needs time.now_ns() == --now; test_time_pinned uses `with`.
-    let out = jitgate(&[
-        "test",
-        &fixture("runner"),
-        "--now",
-        NOW,
-        "--run",
-        "test_time_",
-    ]);
+    let out = jitgate(&["test", &fixture("runner"), "--now", NOW, "--run", "test_time_"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(stdout(&out).lines().last(), Some("2 passed, 0 failed"));
-    let out = jitgate(&[
-        "test",
-        &fixture("runner"),
-        "--now",
-        "1795687201",
-        "--run",
-        "test_time_",
-    ]);
+    let out = jitgate(&["test", &fixture("runner"), "--now", "1795687201", "--run", "test_time_"]);
     assert_eq!(stdout(&out).lines().last(), Some("1 passed, 1 failed"));
 }
 
@@ -117,29 +94,17 @@ fn json_format() {
 
 #[test]
 fn junit_format() {
-    let out = jitgate(&[
-        "test",
-        &fixture("runner"),
-        "--now",
-        NOW,
-        "--format",
-        "junit",
-    ]);
+    let out = jitgate(&["test", &fixture("runner"), "--now", NOW, "--format", "junit"]);
     assert_eq!(out.status.code(), Some(1));
     let xml = stdout(&out);
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"jitgate\" tests=\"7\" failures=\"2\" errors=\"1\""), "{xml}");
     assert_eq!(xml.matches("<testcase ").count(), 7);
     assert_eq!(xml.matches("<failure message=\"undefined\">").count(), 2);
     assert_eq!(xml.matches("<error message=").count(), 1);
-    assert!(xml.contains(
-        "classname=\"fixture.policy_test\" name=\"data.fixture.policy_test.test_pass_allow\""
-    ));
+    assert!(xml.contains("classname=\"fixture.policy_test\" name=\"data.fixture.policy_test.test_pass_allow\""));
     assert!(xml.trim_end().ends_with("</testsuites>"));
     // Balanced suites.
-    assert_eq!(
-        xml.matches("<testsuite ").count(),
-        xml.matches("</testsuite>").count()
-    );
+    assert_eq!(xml.matches("<testsuite ").count(), xml.matches("</testsuite>").count());
 }
 
 #[test]
@@ -150,10 +115,7 @@ fn coverage_names_rules_never_evaluated() {
         text.contains("other.rego: rules never evaluated: unused_rule (line 4)"),
         "{text}"
     );
-    assert!(
-        !text.contains("policy.rego: rules never evaluated"),
-        "{text}"
-    );
+    assert!(!text.contains("policy.rego: rules never evaluated"), "{text}");
 }
 
 #[test]

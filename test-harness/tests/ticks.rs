@@ -26,22 +26,14 @@ fn ticks_fire_when_the_clock_reaches_them() {
 
     host.advance(Duration::from_millis(1)).unwrap();
     assert_eq!(host.call_names(), ["proxy_on_tick"]);
-    assert_eq!(
-        host.calls()[0].context_id,
-        1,
-        "ticks go to the root context"
-    );
+    assert_eq!(host.calls()[0].context_id, 1, "ticks go to the root context");
     assert_eq!(host.metric("ticks"), Some(1));
     assert_eq!(host.metric("last_tick_unix"), Some(START + 5));
     let tick_line = format!("tick 1 at {}", START + 5);
     assert!(host.log_messages().contains(&tick_line.as_str()));
     // println! in the module: WASI stdout, logged at info, newline dropped; the WASI realtime
     // clock reads the same controllable clock.
-    let stdout = host
-        .logs()
-        .iter()
-        .find(|l| l.source == LogSource::Stdout)
-        .unwrap();
+    let stdout = host.logs().iter().find(|l| l.source == LogSource::Stdout).unwrap();
     assert_eq!(stdout.message, format!("wasi clock {}", START + 5));
     assert_eq!(stdout.level, LogLevel::Info);
 }
@@ -56,17 +48,10 @@ fn one_advance_fires_every_due_tick_and_the_module_can_stop_the_timer() {
     assert_eq!(host.metric("last_tick_unix"), Some(START + 15));
     assert_eq!(host.histogram("tick_numbers"), Some(&[1, 2, 3][..]));
     assert!(host.log_messages().contains(&"stopping after 3 ticks"));
-    assert_eq!(
-        host.clock().unix_nanos(),
-        DEFAULT_START_UNIX_NS + 60_000_000_000
-    );
+    assert_eq!(host.clock().unix_nanos(), DEFAULT_START_UNIX_NS + 60_000_000_000);
     assert!(!host.tick().unwrap(), "timer stopped");
 
-    let kinds: Vec<_> = host
-        .metrics()
-        .iter()
-        .map(|m| (m.name.as_str(), m.kind))
-        .collect();
+    let kinds: Vec<_> = host.metrics().iter().map(|m| (m.name.as_str(), m.kind)).collect();
     assert_eq!(
         kinds,
         [

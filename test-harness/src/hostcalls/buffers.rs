@@ -43,12 +43,8 @@ fn buffer(state: &HostState, kind: BufferType) -> Option<Vec<u8>> {
 fn body_mut(state: &mut HostState, kind: BufferType) -> Option<&mut Vec<u8>> {
     let stream = state.stream_mut()?;
     match kind {
-        BufferType::HttpRequestBody if stream.request_body_available => {
-            Some(&mut stream.request_body)
-        }
-        BufferType::HttpResponseBody if stream.response_body_available => {
-            Some(&mut stream.response_body)
-        }
+        BufferType::HttpRequestBody if stream.request_body_available => Some(&mut stream.request_body),
+        BufferType::HttpResponseBody if stream.response_body_available => Some(&mut stream.response_body),
         _ => None,
     }
 }
@@ -82,11 +78,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_get_buffer_status",
-        |mut caller: Caller<'_, HostState>,
-         kind: u32,
-         len_ptr: u32,
-         flags_ptr: u32|
-         -> HostResult {
+        |mut caller: Caller<'_, HostState>, kind: u32, len_ptr: u32, flags_ptr: u32| -> HostResult {
             allowed(&caller, "env", "proxy_get_buffer_status")?;
             let Some(kind) = BufferType::from_u32(kind) else {
                 return ret(Status::BadArgument);

@@ -21,33 +21,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             ret(Status::Ok)
         },
     )?;
-    linker.func_wrap(
-        "env",
-        "proxy_done",
-        |mut caller: Caller<'_, HostState>| -> HostResult {
-            allowed(&caller, "env", "proxy_done")?;
-            // `WasmBase::done`: only a root context waiting after `proxy_on_done` returned false
-            // may finish; its `proxy_on_delete` runs after the current call.
-            let state = caller.data_mut();
-            let id = state.context_id();
-            match state.pending_done.iter().position(|r| *r == id) {
-                Some(at) => {
-                    state.pending_done.remove(at);
-                    state.deferred.push_back(Deferred::DeleteRoot(id));
-                    ret(Status::Ok)
-                }
-                None => ret(Status::NotFound),
+    linker.func_wrap("env", "proxy_done", |mut caller: Caller<'_, HostState>| -> HostResult {
+        allowed(&caller, "env", "proxy_done")?;
+        // `WasmBase::done`: only a root context waiting after `proxy_on_done` returned false
+        // may finish; its `proxy_on_delete` runs after the current call.
+        let state = caller.data_mut();
+        let id = state.context_id();
+        match state.pending_done.iter().position(|r| *r == id) {
+            Some(at) => {
+                state.pending_done.remove(at);
+                state.deferred.push_back(Deferred::DeleteRoot(id));
+                ret(Status::Ok)
             }
-        },
-    )?;
+            None => ret(Status::NotFound),
+        }
+    })?;
     linker.func_wrap(
         "env",
         "proxy_get_status",
-        |mut caller: Caller<'_, HostState>,
-         code_ptr: u32,
-         msg_ptr: u32,
-         msg_len: u32|
-         -> HostResult {
+        |mut caller: Caller<'_, HostState>, code_ptr: u32, msg_ptr: u32, msg_len: u32| -> HostResult {
             allowed(&caller, "env", "proxy_get_status")?;
             let state = caller.data();
             let (code, message) = match state.contexts.get(&state.root_id()) {
@@ -72,18 +64,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          _ret_len: u32|
          -> HostResult {
             allowed(&caller, "env", "proxy_call_foreign_function")?;
-            let (Some(name), Some(_args)) = (
-                read(&caller, name_ptr, name_len),
-                read(&caller, args_ptr, args_len),
-            ) else {
+            let (Some(name), Some(_args)) = (read(&caller, name_ptr, name_len), read(&caller, args_ptr, args_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             // Envoy registers a few foreign functions (compress, declare_property, …); the
             // harness none.
             let name = String::from_utf8_lossy(&name).into_owned();
-            caller.data_mut().host_note(format!(
-                "foreign function `{name}` is not provided by the harness"
-            ));
+            caller
+                .data_mut()
+                .host_note(format!("foreign function `{name}` is not provided by the harness"));
             ret(Status::NotFound)
         },
     )?;

@@ -17,9 +17,7 @@ fn start(caller: &mut Caller<'_, HostState>, service_ptr: u32, service_len: u32)
     let service = String::from_utf8_lossy(&service).into_owned();
     let state = caller.data_mut();
     if state.upstreams.contains_key(&service) {
-        state.host_note(format!(
-            "gRPC call to `{service}`: not simulated by the harness"
-        ));
+        state.host_note(format!("gRPC call to `{service}`: not simulated by the harness"));
         return ret(Status::Unimplemented);
     }
     ret(Status::ParseFailure)
@@ -68,12 +66,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_grpc_send",
-        |caller: Caller<'_, HostState>,
-         _token: u32,
-         _ptr: u32,
-         _len: u32,
-         _end: u32|
-         -> HostResult {
+        |caller: Caller<'_, HostState>, _token: u32, _ptr: u32, _len: u32, _end: u32| -> HostResult {
             allowed(&caller, "env", "proxy_grpc_send")?;
             ret(Status::NotFound)
         },

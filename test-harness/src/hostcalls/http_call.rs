@@ -68,10 +68,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 ));
                 return ret(Status::BadArgument);
             }
-            if [":path", ":method", ":authority"]
-                .iter()
-                .any(|h| !headers.contains(h))
-            {
+            if [":path", ":method", ":authority"].iter().any(|h| !headers.contains(h)) {
                 return ret(Status::BadArgument);
             }
             state.next_http_token = state.next_http_token.wrapping_add(4);

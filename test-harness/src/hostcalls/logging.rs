@@ -7,10 +7,7 @@ use crate::memory::{read, write_u32, HostResult};
 use crate::state::{ret, HostState};
 use wasmtime::{Caller, Linker};
 
-pub(crate) fn add_to_linker(
-    linker: &mut Linker<HostState>,
-    abi: AbiVersion,
-) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>, abi: AbiVersion) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_log",

@@ -43,9 +43,7 @@ fn mut_map(state: &mut HostState, map: MapType) -> Option<&mut HeaderMap> {
         MapType::RequestHeaders if stream.request_headers_available && !stream.access_log_phase => {
             Some(&mut stream.request_headers)
         }
-        MapType::ResponseHeaders
-            if stream.response_headers_available && !stream.access_log_phase =>
-        {
+        MapType::ResponseHeaders if stream.response_headers_available && !stream.access_log_phase => {
             Some(&mut stream.response_headers)
         }
         _ => None,
@@ -80,9 +78,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                     Some(v) => v.as_bytes().to_vec(),
                     None => return ret(Status::NotFound),
                 },
-                None if state.stream().is_some_and(|s| s.access_log_phase) => {
-                    return ret(Status::NotFound)
-                }
+                None if state.stream().is_some_and(|s| s.access_log_phase) => return ret(Status::NotFound),
                 None => return ret(Status::BadArgument),
             };
             ret(copy_out(&mut caller, &value, ret_ptr, ret_len)?)
@@ -120,10 +116,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             let Some(map) = MapType::from_u32(map) else {
                 return ret(Status::BadArgument);
             };
-            let (Some(key), Some(value)) = (
-                read(&caller, key_ptr, key_len),
-                read(&caller, value_ptr, value_len),
-            ) else {
+            let (Some(key), Some(value)) = (read(&caller, key_ptr, key_len), read(&caller, value_ptr, value_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             match mut_map(caller.data_mut(), map) {
@@ -150,10 +144,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             let Some(map) = MapType::from_u32(map) else {
                 return ret(Status::BadArgument);
             };
-            let (Some(key), Some(value)) = (
-                read(&caller, key_ptr, key_len),
-                read(&caller, value_ptr, value_len),
-            ) else {
+            let (Some(key), Some(value)) = (read(&caller, key_ptr, key_len), read(&caller, value_ptr, value_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             match mut_map(caller.data_mut(), map) {

@@ -11,12 +11,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_define_metric",
-        |mut caller: Caller<'_, HostState>,
-         kind: u32,
-         name_ptr: u32,
-         name_len: u32,
-         id_ptr: u32|
-         -> HostResult {
+        |mut caller: Caller<'_, HostState>, kind: u32, name_ptr: u32, name_len: u32, id_ptr: u32| -> HostResult {
             allowed(&caller, "env", "proxy_define_metric")?;
             let Some(name) = read(&caller, name_ptr, name_len) else {
                 return ret(Status::InvalidMemoryAccess);

@@ -23,10 +23,7 @@ use crate::state::HostState;
 use wasmtime::{Caller, Linker};
 
 /// Registers every function Envoy provides to a module of ABI version `abi`.
-pub(crate) fn add_to_linker(
-    linker: &mut Linker<HostState>,
-    abi: AbiVersion,
-) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>, abi: AbiVersion) -> wasmtime::Result<()> {
     logging::add_to_linker(linker, abi)?;
     maps::add_to_linker(linker)?;
     buffers::add_to_linker(linker)?;
@@ -44,11 +41,7 @@ pub(crate) fn add_to_linker(
 
 /// Envoy's `isHostFunctionAllowed`: while the VM starts only [`START_ALLOWED`] may be called;
 /// anything else traps with `restricted_callback`.
-pub(crate) fn allowed(
-    caller: &Caller<'_, HostState>,
-    module: &str,
-    name: &str,
-) -> wasmtime::Result<()> {
+pub(crate) fn allowed(caller: &Caller<'_, HostState>, module: &str, name: &str) -> wasmtime::Result<()> {
     if !caller.data().restricted {
         return Ok(());
     }

@@ -23,18 +23,14 @@ use wasmtime::{Caller, Linker};
 fn headers_value(headers: &HeaderMap, rest: &[&[u8]]) -> Option<PropertyValue> {
     match rest {
         [] => Some(PropertyValue::string_map(headers.iter())),
-        [name] => headers
-            .get(&String::from_utf8_lossy(name))
-            .map(PropertyValue::from),
+        [name] => headers.get(&String::from_utf8_lossy(name)).map(PropertyValue::from),
         _ => None,
     }
 }
 
 fn derived(stream: &StreamState, segments: &[&[u8]]) -> Option<PropertyValue> {
-    let request = (stream.request_headers_available || stream.access_log_phase)
-        .then_some(&stream.request_headers);
-    let response = (stream.response_headers_available || stream.access_log_phase)
-        .then_some(&stream.response_headers);
+    let request = (stream.request_headers_available || stream.access_log_phase).then_some(&stream.request_headers);
+    let response = (stream.response_headers_available || stream.access_log_phase).then_some(&stream.response_headers);
     let header = |name: &str| request.and_then(|h| h.get(name)).map(PropertyValue::from);
     match segments {
         [b"request", b"protocol"] => Some(PropertyValue::from(stream.protocol.as_str())),
@@ -55,12 +51,8 @@ fn derived(stream: &StreamState, segments: &[&[u8]]) -> Option<PropertyValue> {
         [b"request", b"useragent"] => header("user-agent"),
         [b"request", b"id"] => header("x-request-id"),
         [b"request", b"headers", rest @ ..] => request.and_then(|h| headers_value(h, rest)),
-        [b"response", b"code"] => stream
-            .response_code
-            .map(|c| PropertyValue::int(i64::from(c))),
-        [b"response", b"code_details"] => {
-            stream.response_details.as_deref().map(PropertyValue::from)
-        }
+        [b"response", b"code"] => stream.response_code.map(|c| PropertyValue::int(i64::from(c))),
+        [b"response", b"code_details"] => stream.response_details.as_deref().map(PropertyValue::from),
         [b"response", b"headers", rest @ ..] => response.and_then(|h| headers_value(h, rest)),
         _ => None,
     }
@@ -89,21 +81,14 @@ pub(crate) fn lookup(state: &HostState, path: &[u8]) -> Option<PropertyValue> {
     if let Some(v) = host_level(state, path) {
         return Some(v);
     }
-    state
-        .stream()
-        .and_then(|s| s.set_properties.get(path).cloned())
+    state.stream().and_then(|s| s.set_properties.get(path).cloned())
 }
 
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_get_property",
-        |mut caller: Caller<'_, HostState>,
-         path_ptr: u32,
-         path_len: u32,
-         ret_ptr: u32,
-         ret_len: u32|
-         -> HostResult {
+        |mut caller: Caller<'_, HostState>, path_ptr: u32, path_len: u32, ret_ptr: u32, ret_len: u32| -> HostResult {
             allowed(&caller, "env", "proxy_get_property")?;
             let Some(path) = read(&caller, path_ptr, path_len) else {
                 return ret(Status::InvalidMemoryAccess);
@@ -125,18 +110,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          value_len: u32|
          -> HostResult {
             allowed(&caller, "env", "proxy_set_property")?;
-            let (Some(path), Some(value)) = (
-                read(&caller, path_ptr, path_len),
-                read(&caller, value_ptr, value_len),
-            ) else {
+            let (Some(path), Some(value)) = (read(&caller, path_ptr, path_len), read(&caller, value_ptr, value_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             // Envoy keeps these in the stream's filter state: without a stream, `NotFound`.
             match caller.data_mut().stream_mut() {
                 Some(stream) => {
-                    stream
-                        .set_properties
-                        .insert(path, PropertyValue::from(value));
+                    stream.set_properties.insert(path, PropertyValue::from(value));
                     ret(Status::Ok)
                 }
                 None => ret(Status::NotFound),

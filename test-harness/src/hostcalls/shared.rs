@@ -48,10 +48,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          cas: u32|
          -> HostResult {
             allowed(&caller, "env", "proxy_set_shared_data")?;
-            let (Some(key), Some(value)) = (
-                read(&caller, key_ptr, key_len),
-                read(&caller, value_ptr, value_len),
-            ) else {
+            let (Some(key), Some(value)) = (read(&caller, key_ptr, key_len), read(&caller, value_ptr, value_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             ret(caller.data_mut().shared_data.set(&key, &value, cas))
@@ -60,11 +58,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker.func_wrap(
         "env",
         "proxy_register_shared_queue",
-        |mut caller: Caller<'_, HostState>,
-         name_ptr: u32,
-         name_len: u32,
-         id_ptr: u32|
-         -> HostResult {
+        |mut caller: Caller<'_, HostState>, name_ptr: u32, name_len: u32, id_ptr: u32| -> HostResult {
             allowed(&caller, "env", "proxy_register_shared_queue")?;
             let Some(name) = read(&caller, name_ptr, name_len) else {
                 return ret(Status::InvalidMemoryAccess);
@@ -89,10 +83,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          id_ptr: u32|
          -> HostResult {
             allowed(&caller, "env", "proxy_resolve_shared_queue")?;
-            let (Some(vm_id), Some(name)) = (
-                read(&caller, vm_id_ptr, vm_id_len),
-                read(&caller, name_ptr, name_len),
-            ) else {
+            let (Some(vm_id), Some(name)) = (read(&caller, vm_id_ptr, vm_id_len), read(&caller, name_ptr, name_len))
+            else {
                 return ret(Status::InvalidMemoryAccess);
             };
             let state = caller.data();
@@ -122,9 +114,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             let state = caller.data_mut();
             match state.queues.enqueue(token, &value) {
                 Ok(root_id) => {
-                    state
-                        .deferred
-                        .push_back(Deferred::QueueReady { root_id, token });
+                    state.deferred.push_back(Deferred::QueueReady { root_id, token });
                     ret(Status::Ok)
                 }
                 Err(status) => ret(status),

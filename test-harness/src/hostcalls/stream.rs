@@ -57,9 +57,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             let state = caller.data_mut();
             match state.stream_mut() {
                 Some(stream) if stream.local_reply.is_none() => stream.local_reply = Some(reply),
-                Some(_) => state.host_note(
-                    "proxy_send_local_response called again in the same callback; the first reply wins",
-                ),
+                Some(_) => {
+                    state.host_note("proxy_send_local_response called again in the same callback; the first reply wins")
+                }
                 // A root context has no stream to answer: Envoy accepts and ignores the call.
                 None => {}
             }

@@ -33,13 +33,7 @@ const ENOTSUP: u32 = 58;
 
 type WasiResult = wasmtime::Result<u32>;
 
-fn fd_write(
-    caller: &mut Caller<'_, HostState>,
-    fd: u32,
-    iovs: u32,
-    iovs_len: u32,
-    nwritten: u32,
-) -> u32 {
+fn fd_write(caller: &mut Caller<'_, HostState>, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> u32 {
     let (level, source) = match fd {
         1 => (LogLevel::Info, LogSource::Stdout),
         2 => (LogLevel::Error, LogSource::Stderr),
@@ -95,12 +89,7 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_write",
-        move |mut caller: Caller<'_, HostState>,
-              fd: u32,
-              iovs: u32,
-              len: u32,
-              nwritten: u32|
-              -> WasiResult {
+        move |mut caller: Caller<'_, HostState>, fd: u32, iovs: u32, len: u32, nwritten: u32| -> WasiResult {
             allowed(&caller, module, "fd_write")?;
             Ok(fd_write(&mut caller, fd, iovs, len, nwritten))
         },
@@ -108,12 +97,7 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_read",
-        move |caller: Caller<'_, HostState>,
-              _fd: u32,
-              _iovs: u32,
-              _len: u32,
-              _nread: u32|
-              -> WasiResult {
+        move |caller: Caller<'_, HostState>, _fd: u32, _iovs: u32, _len: u32, _nread: u32| -> WasiResult {
             allowed(&caller, module, "fd_read")?;
             Ok(ENOSYS)
         },
@@ -121,12 +105,7 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "fd_seek",
-        move |mut caller: Caller<'_, HostState>,
-              _fd: u32,
-              _offset: i64,
-              _whence: u32,
-              _ret: u32|
-              -> WasiResult {
+        move |mut caller: Caller<'_, HostState>, _fd: u32, _offset: i64, _whence: u32, _ret: u32| -> WasiResult {
             allowed(&caller, module, "fd_seek")?;
             caller.data_mut().host_note("wasi_unstable fd_seek");
             Ok(ESUCCESS)
@@ -167,8 +146,7 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
             let data = environ_data(caller.data());
             let count = u32::try_from(data.len()).unwrap_or(u32::MAX);
             let size = u32::try_from(data.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
-            let ok =
-                write_u32(&mut caller, count_ptr, count) && write_u32(&mut caller, size_ptr, size);
+            let ok = write_u32(&mut caller, count_ptr, count) && write_u32(&mut caller, size_ptr, size);
             Ok(if ok { ESUCCESS } else { EFAULT })
         },
     )?;
@@ -212,11 +190,7 @@ fn add_module(linker: &mut Linker<HostState>, module: &'static str) -> wasmtime:
     linker.func_wrap(
         module,
         "clock_time_get",
-        move |mut caller: Caller<'_, HostState>,
-              clock: u32,
-              _precision: u64,
-              ret_ptr: u32|
-              -> WasiResult {
+        move |mut caller: Caller<'_, HostState>, clock: u32, _precision: u64, ret_ptr: u32| -> WasiResult {
             allowed(&caller, module, "clock_time_get")?;
             let now = match clock {
                 0 => caller.data().clock.unix_nanos(),

@@ -19,10 +19,7 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn target_dir() -> PathBuf {
-    manifest_dir()
-        .join("..")
-        .join("target")
-        .join("reference-filters")
+    manifest_dir().join("..").join("target").join("reference-filters")
 }
 
 /// Builds every reference filter (once per test binary) and returns the directory of the
@@ -45,18 +42,13 @@ fn reference_filters_dir() -> &'static Path {
             .env_remove("CARGO_BUILD_RUSTFLAGS")
             .env_remove("CARGO_TARGET_DIR")
             .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run cargo to build the reference filters ({e}); {HOW_TO_BUILD}")
-            });
+            .unwrap_or_else(|e| panic!("cannot run cargo to build the reference filters ({e}); {HOW_TO_BUILD}"));
         assert!(
             output.status.success(),
             "building the reference filters failed:\n{}\n{HOW_TO_BUILD}",
             String::from_utf8_lossy(&output.stderr)
         );
-        target_dir()
-            .join("wasm32-wasip1")
-            .join("release")
-            .join("examples")
+        target_dir().join("wasm32-wasip1").join("release").join("examples")
     })
 }
 
@@ -71,8 +63,7 @@ pub fn reference_filter(name: &str) -> FilterModule {
     }
     let path = reference_filters_dir().join(format!("{name}.wasm"));
     assert!(path.exists(), "missing {}; {HOW_TO_BUILD}", path.display());
-    let module =
-        FilterModule::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let module = FilterModule::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     modules.insert(name.to_string(), module.clone());
     module
 }

@@ -10,6 +10,7 @@ mod eval;
 mod files;
 mod rego_tests;
 mod report;
+mod run_cmd;
 mod scenarios;
 mod test_cmd;
 mod token;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// One decision from the native core, printed as JSON.
     Eval(eval::EvalArgs),
+    /// One request through the compiled filter in the harness, printed as JSON.
+    Run(run_cmd::RunArgs),
     /// Keys and tokens: keygen, sign, verify, inspect.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval::run(args),
+        Command::Run(args) => run_cmd::run(args),
         Command::Token(cmd) => token::run(*cmd),
         Command::Test(args) => test_cmd::run(args),
         Command::Demo(args) => demo::run(args),

@@ -32,16 +32,9 @@ fn outline(text: &str) -> ModuleOutline {
     // Rule heads start at column 0: `name if`, `name :=`, `name[`, `name(`, `name {`,
     // `name contains`, `default name`.
     let package_re = Regex::new(r"(?m)^package\s+([A-Za-z0-9_.\[\]\x22]+)").ok();
-    let head_re = Regex::new(
-        r"^(?:default\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:if\b|:=|=|\[|\(|\{|contains\b|$)",
-    )
-    .ok();
+    let head_re = Regex::new(r"^(?:default\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:if\b|:=|=|\[|\(|\{|contains\b|$)").ok();
     let package = package_re
-        .and_then(|re| {
-            re.captures(text)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_owned())
-        })
+        .and_then(|re| re.captures(text).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
         .unwrap_or_default();
     let mut rules = Vec::new();
     if let Some(re) = head_re {
@@ -74,15 +67,14 @@ pub fn run(
     let mut modules = BTreeMap::new();
     let mut outlines = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| anyhow!("cannot read `{}`: {e}", file.display()))?;
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow!("cannot read `{}`: {e}", file.display()))?;
         let name = file.display().to_string();
         outlines.push((name.clone(), outline(&text)));
         modules.insert(name, text);
     }
     // Syntax and compile errors name the file, line and column (regorus's message).
-    let (mut engine, clock) = load_modules(&modules, Value::new_object(), false)
-        .map_err(|e| anyhow!("{}", one_line(&e.message)))?;
+    let (mut engine, clock) =
+        load_modules(&modules, Value::new_object(), false).map_err(|e| anyhow!("{}", one_line(&e.message)))?;
     clock.set(now_ns);
     if coverage {
         engine.set_enable_coverage(true);
@@ -120,9 +112,7 @@ pub fn run(
 
     let mut uncovered = BTreeMap::new();
     if coverage {
-        let report = engine
-            .get_coverage_report()
-            .map_err(|e| anyhow!("coverage: {e}"))?;
+        let report = engine.get_coverage_report().map_err(|e| anyhow!("coverage: {e}"))?;
         let empty = BTreeSet::new();
         for (path, outline) in &outlines {
             if is_test_file(Path::new(path)) {

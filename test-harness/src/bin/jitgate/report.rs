@@ -49,13 +49,11 @@ pub type Uncovered = BTreeMap<String, Vec<(String, u32)>>;
 
 /// Counts of passed, failed and errored cases.
 pub fn counts<'a>(cases: impl IntoIterator<Item = &'a TestCase>) -> (usize, usize, usize) {
-    cases
-        .into_iter()
-        .fold((0, 0, 0), |(p, f, e), c| match c.status {
-            Status::Pass => (p + 1, f, e),
-            Status::Fail(_) => (p, f + 1, e),
-            Status::Error(_) => (p, f, e + 1),
-        })
+    cases.into_iter().fold((0, 0, 0), |(p, f, e), c| match c.status {
+        Status::Pass => (p + 1, f, e),
+        Status::Fail(_) => (p, f + 1, e),
+        Status::Error(_) => (p, f, e + 1),
+    })
 }
 
 /// The last line: `N passed, N failed` (plus `, N errored` when there are errors).
@@ -78,12 +76,7 @@ fn location(c: &TestCase) -> String {
 
 /// Text: one line per failure or error (per case with `verbose`), then coverage, then
 /// the summary line.
-pub fn text(
-    cases: &[TestCase],
-    verbose: bool,
-    uncovered: &Uncovered,
-    note: Option<&str>,
-) -> String {
+pub fn text(cases: &[TestCase], verbose: bool, uncovered: &Uncovered, note: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(note) = note {
         let _ = writeln!(out, "{note}");
@@ -104,15 +97,8 @@ pub fn text(
         }
     }
     for (file, rules) in uncovered {
-        let list: Vec<String> = rules
-            .iter()
-            .map(|(n, l)| format!("{n} (line {l})"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "coverage: {file}: rules never evaluated: {}",
-            list.join(", ")
-        );
+        let list: Vec<String> = rules.iter().map(|(n, l)| format!("{n} (line {l})")).collect();
+        let _ = writeln!(out, "coverage: {file}: rules never evaluated: {}", list.join(", "));
     }
     let _ = writeln!(out, "{}", summary_line(cases));
     out

@@ -55,8 +55,7 @@ pub struct ScenarioFile {
 /// Reads and checks a scenario file. Any fault is a file error naming the field.
 pub fn load(path: &Path) -> Result<ScenarioFile> {
     let text = files::read_text(path)?;
-    let doc: Value = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+    let doc: Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not valid JSON", path.display()))?;
     let obj = doc
         .as_object()
         .ok_or_else(|| anyhow!("`{}`: must be a JSON object", path.display()))?;
@@ -102,12 +101,7 @@ pub fn load(path: &Path) -> Result<ScenarioFile> {
             .or_insert_with(|| json!({}));
         modules
             .as_object_mut()
-            .ok_or_else(|| {
-                anyhow!(
-                    "`{}`: `config.policy.modules` must be an object",
-                    path.display()
-                )
-            })?
+            .ok_or_else(|| anyhow!("`{}`: `config.policy.modules` must be an object", path.display()))?
             .insert(
                 name.rsplit('/').next().unwrap_or(name).to_owned(),
                 Value::String(source),
@@ -124,14 +118,10 @@ pub fn load(path: &Path) -> Result<ScenarioFile> {
         let at = format!("`{}`: `keys[{i}]`", path.display());
         // The private JWK inline (`jwk`) or in a file next to the scenario file (`jwk_file`).
         let from_file;
-        let jwk = match (
-            entry.get("jwk"),
-            entry.get("jwk_file").and_then(Value::as_str),
-        ) {
+        let jwk = match (entry.get("jwk"), entry.get("jwk_file").and_then(Value::as_str)) {
             (Some(jwk), None) => jwk,
             (None, Some(file)) => {
-                from_file = files::read_json(&dir.join(file))
-                    .map_err(|e| anyhow!("{at}: `jwk_file`: {e:#}"))?;
+                from_file = files::read_json(&dir.join(file)).map_err(|e| anyhow!("{at}: `jwk_file`: {e:#}"))?;
                 &from_file
             }
             _ => bail!("{at}: give exactly one of `jwk` or `jwk_file`"),
@@ -187,12 +177,8 @@ pub fn run(path: &Path, engine: &Engine, select: Option<&Regex>) -> Result<Vec<T
         )),
         Engine::Filter(module) => {
             let mut host = Host::new(module).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
-            host.configure(&config_text).map_err(|e| {
-                anyhow!(
-                    "`{}`: the filter refused the configuration: {e}",
-                    path.display()
-                )
-            })?;
+            host.configure(&config_text)
+                .map_err(|e| anyhow!("`{}`: the filter refused the configuration: {e}", path.display()))?;
             Target::Filter(Box::new(host))
         }
     };
@@ -265,13 +251,7 @@ fn time_of(v: Option<&Value>) -> Result<i64> {
     }
 }
 
-fn run_one(
-    scenario: &Value,
-    keys: &Keyring,
-    header: &str,
-    prefix: &str,
-    target: &mut Target,
-) -> Result<Vec<String>> {
+fn run_one(scenario: &Value, keys: &Keyring, header: &str, prefix: &str, target: &mut Target) -> Result<Vec<String>> {
     let now = time_of(scenario.get("now"))?;
     let mut request = Request::from_json(
         scenario
@@ -280,24 +260,17 @@ fn run_one(
             .unwrap_or_else(|| json!({"method": "GET", "path": "/"})),
     )
     .map_err(|e| anyhow!("{e}"))?;
-    if let Some(token) = mint_spec(scenario.get("token").unwrap_or(&Value::Null), keys)
-        .map_err(|e| anyhow!("token: {e}"))?
+    if let Some(token) =
+        mint_spec(scenario.get("token").unwrap_or(&Value::Null), keys).map_err(|e| anyhow!("token: {e}"))?
     {
-        request
-            .headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(header));
-        request
-            .headers
-            .push((header.to_owned(), format!("{prefix}{token}")));
+        request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
+        request.headers.push((header.to_owned(), format!("{prefix}{token}")));
     }
     let observed = match target {
         Target::Native(gate) => native(gate, &request, now),
         Target::Filter(host) => filter(host, &request, now)?,
     };
-    Ok(compare(
-        scenario.get("expect").unwrap_or(&Value::Null),
-        &observed,
-    ))
+    Ok(compare(scenario.get("expect").unwrap_or(&Value::Null), &observed))
 }
 
 fn native(gate: &Gate, request: &Request, now: i64) -> Observed {
@@ -358,10 +331,7 @@ fn filter(host: &mut Host, request: &Request, now: i64) -> Result<Observed> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
-        policy_reason: audit
-            .get("policy_reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        policy_reason: audit.get("policy_reason").and_then(Value::as_str).map(str::to_owned),
         upstream,
     })
 }
@@ -370,10 +340,7 @@ fn compare(expect: &Value, got: &Observed) -> Vec<String> {
     let mut failures = Vec::new();
     if let Some(status) = expect.get("status").and_then(Value::as_u64) {
         if status != u64::from(got.status) {
-            failures.push(format!(
-                "status: want {status}, got {} ({})",
-                got.status, got.reason
-            ));
+            failures.push(format!("status: want {status}, got {} ({})", got.status, got.reason));
         }
     }
     if let Some(reason) = expect.get("reason").and_then(Value::as_str) {
@@ -384,10 +351,7 @@ fn compare(expect: &Value, got: &Observed) -> Vec<String> {
     if let Some(want) = expect.get("policy_reason") {
         let want = want.as_str();
         if want != got.policy_reason.as_deref() {
-            failures.push(format!(
-                "policy_reason: want {want:?}, got {:?}",
-                got.policy_reason
-            ));
+            failures.push(format!("policy_reason: want {want:?}, got {:?}", got.policy_reason));
         }
     }
     let upstream: BTreeMap<&str, &str> = got
@@ -404,9 +368,7 @@ fn compare(expect: &Value, got: &Observed) -> Vec<String> {
             let name = name.to_ascii_lowercase();
             match (upstream.get(name.as_str()), value.as_str()) {
                 (Some(have), Some(want)) if have == &want => {}
-                (have, want) => failures.push(format!(
-                    "upstream header `{name}`: want {want:?}, got {have:?}"
-                )),
+                (have, want) => failures.push(format!("upstream header `{name}`: want {want:?}, got {have:?}")),
             }
         }
     }
@@ -418,9 +380,7 @@ fn compare(expect: &Value, got: &Observed) -> Vec<String> {
     {
         let name = name.as_str().unwrap_or_default().to_ascii_lowercase();
         if let Some(have) = upstream.get(name.as_str()) {
-            failures.push(format!(
-                "upstream header `{name}` should be absent, is `{have}`"
-            ));
+            failures.push(format!("upstream header `{name}` should be absent, is `{have}`"));
         }
     }
     failures

@@ -55,14 +55,8 @@ pub struct TestArgs {
 fn discover(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut rego = Vec::new();
     let mut scenario_files = Vec::new();
-    fn visit(
-        path: &Path,
-        rego: &mut Vec<PathBuf>,
-        scen: &mut Vec<PathBuf>,
-        top: bool,
-    ) -> Result<()> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| anyhow!("cannot read `{}`: {e}", path.display()))?;
+    fn visit(path: &Path, rego: &mut Vec<PathBuf>, scen: &mut Vec<PathBuf>, top: bool) -> Result<()> {
+        let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read `{}`: {e}", path.display()))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| anyhow!("cannot read `{}`: {e}", path.display()))?
@@ -84,10 +78,7 @@ fn discover(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             }
             return Ok(());
         }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.ends_with(".rego") {
             rego.push(path.to_path_buf());
         } else if name.ends_with(".scenarios.json") {
@@ -151,9 +142,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     };
     let (rego_files, scenario_files) = discover(&args.paths)?;
     if rego_files.is_empty() && scenario_files.is_empty() {
-        return Err(Failure::usage(
-            "no `.rego` or `.scenarios.json` files found",
-        ));
+        return Err(Failure::usage("no `.rego` or `.scenarios.json` files found"));
     }
     let (mut cases, uncovered) = rego_tests::run(&rego_files, select.as_ref(), now, args.coverage)?;
     let mut note = None;
