@@ -56,6 +56,10 @@ pub struct HostConfig {
     pub start_unix_nanos: u64,
     /// Seed of the deterministic bytes WASI `random_get` returns. Default: 0.
     pub random_seed: u64,
+    /// Cap on the VM's linear memory, in bytes (Envoy's runtimes cap it too); growing past
+    /// it fails, which a Rust module turns into an abort (a trap). Default: the ABI
+    /// limit, [`crate::abi::MAX_MEMORY_BYTES`].
+    pub max_memory_bytes: Option<usize>,
 }
 
 impl Default for HostConfig {
@@ -71,6 +75,7 @@ impl Default for HostConfig {
             properties: BTreeMap::new(),
             start_unix_nanos: DEFAULT_START_UNIX_NS,
             random_seed: 0,
+            max_memory_bytes: None,
         }
     }
 }
@@ -232,7 +237,15 @@ impl Host {
                 .map(|(k, v)| (path_bytes(&k), v))
                 .collect(),
         };
-        let mut store = Store::new(module.engine(), HostState::new(settings, clock, config.random_seed));
+        let mut store = Store::new(
+            module.engine(),
+            HostState::new(
+                settings,
+                clock,
+                config.random_seed,
+                config.max_memory_bytes.unwrap_or(crate::abi::MAX_MEMORY_BYTES),
+            ),
+        );
         store.limiter(|state| &mut state.limits);
 
         let mut linker = Linker::new(module.engine());

@@ -144,10 +144,8 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(settings: Settings, clock: Clock, seed: u64) -> Self {
-        let limits = wasmtime::StoreLimitsBuilder::new()
-            .memory_size(crate::abi::MAX_MEMORY_BYTES)
-            .build();
+    pub(crate) fn new(settings: Settings, clock: Clock, seed: u64, max_memory: usize) -> Self {
+        let limits = wasmtime::StoreLimitsBuilder::new().memory_size(max_memory).build();
         Self {
             settings,
             memory: None,
