@@ -6,7 +6,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
-JITGATE := target/release/jitgate
+JITGATE := target/cli/jitgate
 
 .PHONY: demo test setup lint build-core-wasm test-rust test-policies bench
 
@@ -15,10 +15,10 @@ setup:
 	rustup component add rustfmt clippy
 
 $(JITGATE): setup
-	$(CARGO) build --release --locked -p jitgate-harness --bin jitgate
+	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 
 demo: setup
-	$(CARGO) build --release --locked -p jitgate-harness --bin jitgate
+	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 	$(JITGATE) demo
 
 lint: setup
@@ -36,7 +36,7 @@ test-rust: setup
 
 # The shipped policies: Rego unit tests and scenarios.
 test-policies: setup
-	$(CARGO) build --release --locked -p jitgate-harness --bin jitgate
+	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 	$(JITGATE) test policies/ --native
 	python3 policies/sync_configs.py --check
 
