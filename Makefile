@@ -7,19 +7,23 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 JITGATE := target/cli/jitgate
+FILTER := target/jitgate_filter.wasm
 
-.PHONY: demo test setup lint build-core-wasm test-rust test-policies bench
+.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies bench
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
 	rustup component add rustfmt clippy
 
-$(JITGATE): setup
+# The Envoy filter as shipped: wasm32-wasip1, release profile, wasm-opt when available.
+filter: setup
+	bash filter/build.sh
+
+jitgate: setup
 	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 
-demo: setup
-	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
-	$(JITGATE) demo
+demo: filter jitgate
+	$(JITGATE) demo --filter $(FILTER)
 
 lint: setup
 	$(CARGO) fmt --all --check
@@ -31,13 +35,13 @@ build-core-wasm: setup
 	$(CARGO) build --locked -p jitgate-core --release --target wasm32-wasip1
 	$(CARGO) clippy --locked -p jitgate-core --target wasm32-unknown-unknown -- -D warnings
 
-test-rust: setup
-	$(CARGO) test --locked --workspace
+# Rust tests; the end-to-end tests load the shipped filter.
+test-rust: filter
+	JITGATE_FILTER=$(abspath $(FILTER)) $(CARGO) test --locked --workspace
 
 # The shipped policies: Rego unit tests and scenarios.
-test-policies: setup
-	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
-	$(JITGATE) test policies/ --native
+test-policies: filter jitgate
+	$(JITGATE) test policies/ --filter $(FILTER)
 	python3 policies/sync_configs.py --check
 
 test: lint build-core-wasm test-rust test-policies
