@@ -47,5 +47,6 @@ test-policies: filter jitgate
 test: lint build-core-wasm test-rust test-policies
 	@echo "make test: all passed"
 
-bench: setup
+bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
+	JITGATE_FILTER=$(abspath $(FILTER)) $(CARGO) bench --locked -p jitgate-harness --bench filter
