@@ -1,2 +1,222 @@
-//! Benchmarks of `Gate::decide` (filled in below).
-fn main() {}
+//! Benchmarks of `Gate::decide` on the seed policy, with baselines from the same run:
+//! regorus alone evaluating the same policy on a prebuilt input, and the bare
+//! signature verifications. Prints a ratio table at the end.
+//!
+//! Run: `cargo bench -p jitgate-core --bench decide`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a bench fails loudly
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::Criterion;
+use jitgate_core::input::{self, InputParts, TokenView};
+use jitgate_core::mint::{self, SigningKey};
+use jitgate_core::{Algorithm, Gate, Request};
+use serde_json::{json, Value};
+
+const NOW_S: i64 = 1_795_687_200;
+const NOW: i64 = NOW_S * 1_000_000_000;
+const SEED_POLICY: &str = include_str!("../../policies/jit.rego");
+
+fn keys() -> (SigningKey, SigningKey) {
+    (
+        SigningKey::from_secret(Algorithm::EdDsa, &[0x11; 32]).unwrap(),
+        SigningKey::from_secret(Algorithm::Es256, &[0x22; 32]).unwrap(),
+    )
+}
+
+fn config() -> Value {
+    let (ed, ec) = keys();
+    json!({
+        "issuers": [{"issuer": "https://approvals.example.com", "audience": "db-gateway",
+                     "jwks": {"keys": [ed.public_jwk("ed1"), ec.public_jwk("ec1")]}}],
+        "resource": "test-database",
+        "policy": {"modules": {"jit.rego": SEED_POLICY}}
+    })
+}
+
+fn claims() -> Value {
+    json!({
+        "iss": "https://approvals.example.com", "sub": "alice@example.com", "aud": "db-gateway",
+        "iat": NOW_S - 120, "nbf": NOW_S - 60, "exp": NOW_S + 3600, "jti": "appr-1",
+        "jit": {"resource": "test-database", "role": "developer", "actions": ["read"],
+                "reason": "incident 42", "approvers": ["bob@example.com"]}
+    })
+}
+
+fn request(token: &str) -> Request {
+    Request::new("GET", "/orders?id=7")
+        .header("host", "db.internal")
+        .header("user-agent", "bench/1.0")
+        .header("x-request-id", "9d3f1c2e-0000-4000-8000-000000000001")
+        .header("x-jit-approval", token)
+        .source_address("10.0.0.7:51234")
+}
+
+fn benches(c: &mut Criterion) {
+    let (ed, ec) = keys();
+    let ed_token = mint::mint(&claims(), &ed, "ed1");
+    let es_token = mint::mint(&claims(), &ec, "ec1");
+    let cached = Gate::new(&config().to_string()).unwrap();
+    let mut uncached = Gate::new(&config().to_string()).unwrap();
+    uncached.set_cache_bounds(0, 0);
+    let ed_req = request(&ed_token);
+    let es_req = request(&es_token);
+    assert!(cached.decide(&ed_req, NOW).allow);
+    assert!(uncached.decide(&es_req, NOW).allow);
+
+    // Baseline: regorus alone, the same policy and the same input document, prebuilt.
+    let approval = cached.verify(&ed_token, NOW, &Default::default()).unwrap();
+    let approval_value = input::approval_value(&approval);
+    let requester_value = input::requester_value(&approval);
+    let prebuilt = input::build(&InputParts {
+        now_ns: NOW,
+        resource: Some("test-database"),
+        request: &ed_req,
+        token_header: "x-jit-approval",
+        identity: None,
+        token: TokenView::Valid {
+            approval: &approval,
+            approval_value: &approval_value,
+            requester_value: &requester_value,
+        },
+    });
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("jit.rego".into(), SEED_POLICY.into())
+        .unwrap();
+    engine
+        .add_extension(
+            "time.now_ns".into(),
+            0,
+            Box::new(|_| Ok(regorus::Value::from(NOW))),
+        )
+        .unwrap();
+    // Prepared once, as regorus recommends: each evaluation then starts from a clone.
+    engine
+        .compile_with_entrypoint(&"data.access.jit.allow".into())
+        .unwrap();
+    c.bench_function("baseline/regorus_eval_prebuilt_input", |b| {
+        b.iter(|| {
+            let mut e = engine.clone();
+            e.set_input(black_box(prebuilt.clone()));
+            black_box(e.eval_rule("data.access.jit.allow".into()).unwrap())
+        })
+    });
+
+    // Bare signature verification, for the fresh-token targets.
+    let (ed_input, ed_sig) = ed_token.rsplit_once('.').unwrap();
+    let ed_sig = jitgate_core::jws::b64url_decode(ed_sig).unwrap();
+    let ed_key = ed.public_key("ed1");
+    c.bench_function("baseline/ed25519_verify_strict", |b| {
+        b.iter(|| {
+            assert!(jitgate_core::jws::verify_signature(
+                &ed_key.material,
+                black_box(ed_input.as_bytes()),
+                &ed_sig
+            ))
+        })
+    });
+    let (es_input, es_sig) = es_token.rsplit_once('.').unwrap();
+    let es_sig = jitgate_core::jws::b64url_decode(es_sig).unwrap();
+    let es_key = ec.public_key("ec1");
+    c.bench_function("baseline/p256_verify", |b| {
+        b.iter(|| {
+            assert!(jitgate_core::jws::verify_signature(
+                &es_key.material,
+                black_box(es_input.as_bytes()),
+                &es_sig
+            ))
+        })
+    });
+
+    // Parts of the fresh-token path.
+    let payload = jitgate_core::jws::b64url_decode(ed_token.split('.').nth(1).unwrap()).unwrap();
+    c.bench_function("part/parse_strict_payload", |b| {
+        b.iter(|| black_box(jitgate_core::json::parse_strict(black_box(&payload)).unwrap()))
+    });
+    c.bench_function("part/gate_verify_uncached_eddsa", |b| {
+        b.iter(|| {
+            black_box(
+                uncached
+                    .verify(black_box(&ed_token), NOW, &Default::default())
+                    .unwrap(),
+            )
+        })
+    });
+    c.bench_function("part/approval_value", |b| {
+        b.iter(|| black_box(input::approval_value(black_box(&approval))))
+    });
+    c.bench_function("part/input_build", |b| {
+        b.iter(|| {
+            black_box(input::build(&InputParts {
+                now_ns: NOW,
+                resource: Some("test-database"),
+                request: &ed_req,
+                token_header: "x-jit-approval",
+                identity: None,
+                token: TokenView::Valid {
+                    approval: &approval,
+                    approval_value: &approval_value,
+                    requester_value: &requester_value,
+                },
+            }))
+        })
+    });
+    c.bench_function("decide/a_cached_token", |b| {
+        b.iter(|| black_box(cached.decide(black_box(&ed_req), NOW)))
+    });
+    c.bench_function("decide/b_fresh_eddsa_token", |b| {
+        b.iter(|| black_box(uncached.decide(black_box(&ed_req), NOW)))
+    });
+    c.bench_function("decide/c_fresh_es256_token", |b| {
+        b.iter(|| black_box(uncached.decide(black_box(&es_req), NOW)))
+    });
+}
+
+/// Mean estimate in ns of a finished benchmark, from criterion's output files.
+fn mean_ns(id: &str) -> Option<f64> {
+    let root = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = root
+        .join("criterion")
+        .join(id.replace('/', "_"))
+        .join("new/estimates.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
+
+fn print_ratios() {
+    let get = |id: &str| mean_ns(id).unwrap_or(f64::NAN);
+    let base = get("baseline/regorus_eval_prebuilt_input");
+    let ed = get("baseline/ed25519_verify_strict");
+    let p256 = get("baseline/p256_verify");
+    let (a, b, c) = (
+        get("decide/a_cached_token"),
+        get("decide/b_fresh_eddsa_token"),
+        get("decide/c_fresh_es256_token"),
+    );
+    println!("\njitgate-core decide, seed policy (means, same run):");
+    println!("  regorus alone (baseline)        {:>10.2} µs", base / 1e3);
+    println!("  Ed25519 verify_strict           {:>10.2} µs", ed / 1e3);
+    println!("  P-256 verify                    {:>10.2} µs", p256 / 1e3);
+    println!(
+        "  (a) decide, cached token        {:>10.2} µs   {:.2}× baseline (target ≤ 2×)",
+        a / 1e3,
+        a / base
+    );
+    println!("  (b) decide, fresh EdDSA token   {:>10.2} µs   {:.2}× (Ed25519 verify + baseline) (target ≤ 1.3×)", b / 1e3, b / (ed + base));
+    println!(
+        "  (c) decide, fresh ES256 token   {:>10.2} µs   {:.2}× (P-256 verify + baseline)",
+        c / 1e3,
+        c / (p256 + base)
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+    print_ratios();
+}

@@ -152,6 +152,74 @@ pub fn mint(claims: &Value, key: &SigningKey, kid: &str) -> String {
     sign(&approval_header(key, kid), claims, key)
 }
 
+/// A named set of signing keys (kid → key).
+pub type Keyring = std::collections::BTreeMap<String, SigningKey>;
+
+/// Turns `iat`, `nbf` and `exp` given as RFC 3339 strings into integer seconds (test
+/// files write times readably); integers and other values are left as they are.
+pub fn normalize_claim_times(claims: &mut Value) -> Result<(), KeyError> {
+    for name in ["iat", "nbf", "exp"] {
+        if let Some(Value::String(text)) = claims.get(name) {
+            let ns = crate::timefmt::parse_time_ns(text).ok_or_else(|| {
+                KeyError(format!(
+                    "claim `{name}`: `{text}` is not RFC 3339 or integer seconds"
+                ))
+            })?;
+            claims[name] = Value::from(ns.div_euclid(1_000_000_000));
+        }
+    }
+    Ok(())
+}
+
+/// Mints the token a test file describes: `null` (no token), `{"raw": "…"}` (used as
+/// is), or `{"key": kid, "header": {overrides}?, "claims": {…}}` signed by `keys[kid]`
+/// with the standard approval header plus the overrides (a `null` override removes
+/// the member).
+pub fn mint_spec(spec: &Value, keys: &Keyring) -> Result<Option<String>, KeyError> {
+    let obj = match spec {
+        Value::Null => return Ok(None),
+        Value::Object(obj) => obj,
+        _ => {
+            return Err(KeyError(
+                "a token must be null, {\"raw\"} or {\"key\", \"claims\"}".into(),
+            ))
+        }
+    };
+    if let Some(raw) = obj.get("raw") {
+        return raw
+            .as_str()
+            .map(|s| Some(s.to_owned()))
+            .ok_or_else(|| KeyError("`raw` must be a string".into()));
+    }
+    let kid = obj
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| KeyError("`key` must name a key".into()))?;
+    let key = keys
+        .get(kid)
+        .ok_or_else(|| KeyError(format!("no key `{kid}` in `keys`")))?;
+    let mut claims = obj
+        .get("claims")
+        .cloned()
+        .ok_or_else(|| KeyError("`claims` is required".into()))?;
+    normalize_claim_times(&mut claims)?;
+    let mut header = approval_header(key, kid);
+    match obj.get("header") {
+        None => {}
+        Some(Value::Object(overrides)) => {
+            for (name, value) in overrides {
+                if value.is_null() {
+                    header.remove(name);
+                } else {
+                    header.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        Some(_) => return Err(KeyError("`header` must be an object".into())),
+    }
+    Ok(Some(sign(&header, &claims, key)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

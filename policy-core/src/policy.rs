@@ -116,10 +116,12 @@ impl Policy {
                 message: format!("`{entrypoint}` must be a rule path starting with `data.`"),
             });
         }
-        // Compiling for the entrypoint checks every module and that the rule exists;
-        // do it on a clone so the engine we keep stays exactly as configured.
+        // Compiling for the entrypoint checks every module and that the rule exists,
+        // and prepares the engine (analysis, scheduling) once: every per-request clone
+        // starts prepared. It also gathers `print` output instead of writing it to
+        // stderr, which a filter must not do.
         let rule: regorus::Rc<str> = entrypoint.into();
-        engine.clone().compile_with_entrypoint(&rule).map_err(|e| {
+        engine.compile_with_entrypoint(&rule).map_err(|e| {
             let message = e.to_string();
             if message.contains("not a valid rule path") {
                 PolicyError {

@@ -1,1 +1,82 @@
-fn main() {}
+//! `jitgate`: decide requests, test policies, and handle approval tokens from the
+//! command line (DESIGN §8).
+//!
+//! Exit codes: 0 when the command did its job (a decision was made, allow or deny;
+//! every test passed; a token verified), 1 when a test failed or a token did not
+//! verify, 2 on a usage, file or configuration error.
+
+mod demo;
+mod eval;
+mod files;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// jitgate: enforce just-in-time access approvals.
+#[derive(Parser)]
+#[command(name = "jitgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One decision from the native core, printed as JSON.
+    Eval(eval::EvalArgs),
+    /// Keys and tokens: keygen, sign, verify, inspect.
+    #[command(subcommand)]
+    Token(Box<token::TokenCommand>),
+    /// The demo: mint a key and approvals, decide a handful of requests.
+    Demo(demo::DemoArgs),
+}
+
+/// What went wrong, and the exit code it means.
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// A usage, file or configuration error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A negative outcome that is not an error of use (exit 1).
+    pub fn negative(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::usage(format!("{e:#}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval::run(args),
+        Command::Token(cmd) => token::run(*cmd),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("jitgate: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `jitgate eval`: one decision from the native core.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use jitgate_core::Request;
+
+use crate::files;
+use crate::Failure;
+
+/// Arguments of `jitgate eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Plugin configuration (DESIGN §6), JSON.
+    #[arg(long, value_name = "C.json")]
+    config: PathBuf,
+    /// Extra Rego module(s), added to (or replacing by file name) `policy.modules`.
+    #[arg(long = "policy", value_name = "FILE.rego")]
+    policies: Vec<PathBuf>,
+    /// The request: {"method", "path", "headers": {name: value}, "source": {...}}.
+    #[arg(long, value_name = "R.json")]
+    request: PathBuf,
+    /// Token (or @FILE) to place, behind the configured prefix, in the configured header.
+    #[arg(long, value_name = "T")]
+    token: Option<String>,
+    /// Decision time: RFC 3339 or integer Unix seconds.
+    #[arg(long, value_name = "TIME")]
+    now: String,
+    /// Print the JSON on one line.
+    #[arg(long)]
+    compact: bool,
+}
+
+/// Puts `token` behind the prefix into `header`, replacing any token already there.
+pub fn with_token(mut request: Request, header: &str, prefix: &str, token: &str) -> Request {
+    request
+        .headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case(header));
+    request
+        .headers
+        .push((header.to_owned(), format!("{prefix}{token}")));
+    request
+}
+
+/// Runs `jitgate eval`.
+pub fn run(args: EvalArgs) -> Result<(), Failure> {
+    let config = files::load_config(&args.config, &args.policies)?;
+    let (header, prefix) = (config.token.header.clone(), config.token.prefix.clone());
+    let gate = files::gate(config, &args.config)?;
+    let mut request = files::load_request(&args.request)?;
+    let now = files::parse_time(&args.now)?;
+    if let Some(t) = &args.token {
+        request = with_token(request, &header, &prefix, &files::token_arg(t)?);
+    }
+    let started = std::time::Instant::now();
+    let mut decision = gate.decide(&request, now);
+    decision.audit.eval_ns = u64::try_from(started.elapsed().as_nanos()).ok();
+    files::print_json(&decision.to_json(), args.compact);
+    Ok(())
+}

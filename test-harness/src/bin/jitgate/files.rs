@@ -1,0 +1,103 @@
+//! Reading the files the commands take: configurations, requests, keys, times.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _, Result};
+use jitgate_core::mint::SigningKey;
+use jitgate_core::timefmt::parse_time_ns;
+use jitgate_core::{Config, Gate, Request};
+use serde_json::Value;
+
+/// Reads a file as text; `-` reads standard input.
+pub fn read_text(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        return std::io::read_to_string(std::io::stdin()).context("reading standard input");
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> Result<Value> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).with_context(|| format!("`{}` is not valid JSON", path.display()))
+}
+
+/// Loads a plugin configuration; each `--policy FILE.rego` adds (or replaces) the
+/// module named after the file.
+pub fn load_config(path: &Path, policies: &[PathBuf]) -> Result<Config> {
+    let text = read_text(path)?;
+    let config = if policies.is_empty() {
+        Config::from_json_str(&text)
+    } else {
+        let mut value: Value = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+        let modules = value
+            .pointer_mut("/policy/modules")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| {
+                anyhow!(
+                    "`{}`: `policy.modules` must be an object to add --policy files",
+                    path.display()
+                )
+            })?;
+        for file in policies {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            modules.insert(name, Value::String(read_text(file)?));
+        }
+        Config::from_json(value)
+    };
+    config.map_err(|e| anyhow!("`{}`: {e}", path.display()))
+}
+
+/// Compiles a configuration into a gate, seeded from the OS so decision ids are unique.
+pub fn gate(config: Config, path: &Path) -> Result<Gate> {
+    let mut gate = Gate::from_config(config).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+    let mut seed = [0u8; 16];
+    getrandom::getrandom(&mut seed).map_err(|e| anyhow!("no randomness for decision ids: {e}"))?;
+    gate.set_instance_seed(seed);
+    Ok(gate)
+}
+
+/// Reads REQUEST.json (`{"method", "path", "headers", "source"}`).
+pub fn load_request(path: &Path) -> Result<Request> {
+    Request::from_json(read_json(path)?).map_err(|e| anyhow!("`{}`: {e}", path.display()))
+}
+
+/// Parses TIME: RFC 3339 or integer Unix seconds, into ns since the epoch.
+pub fn parse_time(text: &str) -> Result<i64> {
+    parse_time_ns(text)
+        .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or integer Unix seconds"))
+}
+
+/// A token argument: the token itself, or `@FILE` to read it from a file.
+pub fn token_arg(arg: &str) -> Result<String> {
+    match arg.strip_prefix('@') {
+        Some(file) => Ok(read_text(Path::new(file))?.trim().to_owned()),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+/// Reads a private JWK file.
+pub fn load_signing_key(path: &Path) -> Result<(SigningKey, String)> {
+    let jwk = read_json(path)?;
+    let key = SigningKey::from_jwk(&jwk).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+    let kid = jwk
+        .get("kid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((key, kid))
+}
+
+/// Prints JSON, pretty unless `compact`.
+pub fn print_json(value: &Value, compact: bool) {
+    let text = if compact {
+        value.to_string()
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    };
+    println!("{text}");
+}
