@@ -307,9 +307,10 @@ pub fn decision_to_json(d: &Decision) -> String {
     serde_json::to_string(&decision_out(d)).unwrap_or_else(|e| internal_error(&e))
 }
 
-/// The decision as a JSON value (for the serde-wasm-bindgen comparison build).
-pub fn decision_to_value(d: &Decision) -> Value {
-    serde_json::to_value(decision_out(d)).unwrap_or(Value::Null)
+/// Writes the decision to any serde serializer, in the same shape as
+/// [`decision_to_json`] (the serde-wasm-bindgen comparison build uses it).
+pub fn serialize_decision<S: Serializer>(d: &Decision, serializer: S) -> Result<S::Ok, S::Error> {
+    decision_out(d).serialize(serializer)
 }
 
 #[derive(Serialize)]

@@ -122,11 +122,11 @@ impl RawGate {
             .and_then(|r| convert::now_ns_from_ms(now_ms).map(|now| (r, now)));
         let out = match parsed {
             Ok((request, now_ns)) => {
-                convert::decision_to_value(&self.gate.decide(&request, now_ns))
+                convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer)
             }
-            Err(e) => serde_json::json!({ "error": e }),
+            Err(e) => serde_json::json!({ "error": e }).serialize(&serializer),
         };
-        out.serialize(&serializer).unwrap_or(JsValue::NULL)
+        out.unwrap_or(JsValue::NULL)
     }
 }
 
