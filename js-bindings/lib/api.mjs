@@ -126,6 +126,19 @@ function requestJson(request) {
     }
     doc = { ...request, headers: headersObject(headers) };
   }
+  const source = request.source;
+  if (source !== null && typeof source === 'object' && source.certificateSha256 !== undefined) {
+    // The JS spelling; the wasm side reads the request-file spelling.
+    const { certificateSha256, ...rest } = source;
+    if (rest.certificate_sha256 !== undefined && rest.certificate_sha256 !== certificateSha256) {
+      throw new JitgateError(
+        'request_invalid',
+        'source.certificateSha256',
+        'request fields `source.certificateSha256` and `source.certificate_sha256` differ',
+      );
+    }
+    doc = { ...doc, source: { ...rest, certificate_sha256: certificateSha256 } };
+  }
   try {
     return JSON.stringify(doc);
   } catch (e) {

@@ -4,7 +4,9 @@
 //! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
 //! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
 
-use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus};
+use jitgate_core::{
+    Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus,
+};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -381,7 +383,10 @@ mod tests {
     fn bad_times_name_now() {
         for bad in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e13, -1e16] {
             let e = now_ns_from_ms(bad).unwrap_err();
-            assert_eq!((e.code, e.field.as_deref()), ("argument_invalid", Some("now")));
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                ("argument_invalid", Some("now"))
+            );
         }
     }
 
