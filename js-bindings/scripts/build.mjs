@@ -91,7 +91,11 @@ function wasmOpt() {
   if (has('wasm-opt')) return 'wasm-opt';
   if (process.getuid?.() === 0 && has('apt-get', ['--version'])) {
     log('wasm-opt missing: trying `apt-get install -y binaryen` (optional)');
-    spawnSync('apt-get', ['install', '-y', '-qq', 'binaryen'], { stdio: 'ignore' });
+    const install = () => spawnSync('apt-get', ['install', '-y', '-qq', 'binaryen'], { stdio: 'ignore' }).status === 0;
+    if (!install()) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+      install();
+    }
     if (has('wasm-opt')) return 'wasm-opt';
   }
   log('wasm-opt not available: shipping the wasm as cargo built it (still correct, a little slower)');
