@@ -8,7 +8,7 @@ SHELL := bash
 CARGO ?= cargo
 JITGATE := target/release/jitgate
 
-.PHONY: demo test setup lint build-core-wasm test-rust bench
+.PHONY: demo test setup lint build-core-wasm test-rust test-policies bench
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -34,7 +34,13 @@ build-core-wasm: setup
 test-rust: setup
 	$(CARGO) test --locked --workspace
 
-test: lint build-core-wasm test-rust
+# The shipped policies: Rego unit tests and scenarios.
+test-policies: setup
+	$(CARGO) build --release --locked -p jitgate-harness --bin jitgate
+	$(JITGATE) test policies/ --native
+	python3 policies/sync_configs.py --check
+
+test: lint build-core-wasm test-rust test-policies
 	@echo "make test: all passed"
 
 bench: setup

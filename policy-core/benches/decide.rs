@@ -82,20 +82,12 @@ fn benches(c: &mut Criterion) {
         },
     });
     let mut engine = regorus::Engine::new();
+    engine.add_policy("jit.rego".into(), SEED_POLICY.into()).unwrap();
     engine
-        .add_policy("jit.rego".into(), SEED_POLICY.into())
-        .unwrap();
-    engine
-        .add_extension(
-            "time.now_ns".into(),
-            0,
-            Box::new(|_| Ok(regorus::Value::from(NOW))),
-        )
+        .add_extension("time.now_ns".into(), 0, Box::new(|_| Ok(regorus::Value::from(NOW))))
         .unwrap();
     // Prepared once, as regorus recommends: each evaluation then starts from a clone.
-    engine
-        .compile_with_entrypoint(&"data.access.jit.allow".into())
-        .unwrap();
+    engine.compile_with_entrypoint(&"data.access.jit.allow".into()).unwrap();
     c.bench_function("baseline/regorus_eval_prebuilt_input", |b| {
         b.iter(|| {
             let mut e = engine.clone();
@@ -136,13 +128,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(jitgate_core::json::parse_strict(black_box(&payload)).unwrap()))
     });
     c.bench_function("part/gate_verify_uncached_eddsa", |b| {
-        b.iter(|| {
-            black_box(
-                uncached
-                    .verify(black_box(&ed_token), NOW, &Default::default())
-                    .unwrap(),
-            )
-        })
+        b.iter(|| black_box(uncached.verify(black_box(&ed_token), NOW, &Default::default()).unwrap()))
     });
     c.bench_function("part/approval_value", |b| {
         b.iter(|| black_box(input::approval_value(black_box(&approval))))
@@ -206,7 +192,11 @@ fn print_ratios() {
         a / 1e3,
         a / base
     );
-    println!("  (b) decide, fresh EdDSA token   {:>10.2} µs   {:.2}× (Ed25519 verify + baseline) (target ≤ 1.3×)", b / 1e3, b / (ed + base));
+    println!(
+        "  (b) decide, fresh EdDSA token   {:>10.2} µs   {:.2}× (Ed25519 verify + baseline) (target ≤ 1.3×)",
+        b / 1e3,
+        b / (ed + base)
+    );
     println!(
         "  (c) decide, fresh ES256 token   {:>10.2} µs   {:.2}× (P-256 verify + baseline)",
         c / 1e3,

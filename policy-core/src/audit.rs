@@ -59,12 +59,8 @@ impl AuditRecord {
     pub fn to_json_line(&self) -> String {
         // Serialising this struct cannot fail: every field is a string, number, bool
         // or null. Fall back to a minimal line rather than panic.
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            format!(
-                "{{\"decision_id\":\"{}\",\"audit_error\":true}}",
-                self.decision_id
-            )
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| format!("{{\"decision_id\":\"{}\",\"audit_error\":true}}", self.decision_id))
     }
 
     /// The record as a JSON value.

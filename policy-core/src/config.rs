@@ -229,10 +229,7 @@ impl Config {
 
     fn from_spec(spec: ConfigSpec) -> Result<Self, ConfigError> {
         if spec.issuers.is_empty() {
-            return Err(ConfigError::invalid(
-                "issuers",
-                "at least one issuer is required",
-            ));
+            return Err(ConfigError::invalid("issuers", "at least one issuer is required"));
         }
         let mut issuers: Vec<Issuer> = Vec::with_capacity(spec.issuers.len());
         for (i, s) in spec.issuers.into_iter().enumerate() {
@@ -255,10 +252,7 @@ impl Config {
             if s.leeway_s > MAX_LEEWAY_S {
                 return Err(ConfigError::invalid(
                     at("leeway_s"),
-                    format!(
-                        "{} is over the maximum of {MAX_LEEWAY_S} seconds",
-                        s.leeway_s
-                    ),
+                    format!("{} is over the maximum of {MAX_LEEWAY_S} seconds", s.leeway_s),
                 ));
             }
             let keys = KeySet::from_json(&s.jwks).map_err(|e| {
@@ -270,10 +264,7 @@ impl Config {
                 ConfigError::invalid(field, e.message)
             })?;
             if keys.is_empty() {
-                return Err(ConfigError::invalid(
-                    at("jwks.keys"),
-                    "at least one key is required",
-                ));
+                return Err(ConfigError::invalid(at("jwks.keys"), "at least one key is required"));
             }
             issuers.push(Issuer {
                 issuer: s.issuer,
@@ -310,10 +301,7 @@ impl Config {
                     ));
                 }
                 if h.eq_ignore_ascii_case(&token.header) {
-                    return Err(ConfigError::invalid(
-                        "identity.header",
-                        "must not be the token header",
-                    ));
+                    return Err(ConfigError::invalid("identity.header", "must not be the token header"));
                 }
                 Some(IdentitySource::Header(h.to_ascii_lowercase()))
             }
@@ -349,10 +337,7 @@ impl Config {
             ));
         }
         if let Some(r) = spec.revoked.iter().position(String::is_empty) {
-            return Err(ConfigError::invalid(
-                format!("revoked[{r}]"),
-                "must not be empty",
-            ));
+            return Err(ConfigError::invalid(format!("revoked[{r}]"), "must not be empty"));
         }
         Ok(Self {
             issuers,

@@ -165,11 +165,7 @@ impl Decision {
                 "expires": a.expires,
             })
         });
-        let pairs = |h: &[(String, String)]| {
-            h.iter()
-                .map(|(n, v)| serde_json::json!([n, v]))
-                .collect::<Vec<_>>()
-        };
+        let pairs = |h: &[(String, String)]| h.iter().map(|(n, v)| serde_json::json!([n, v])).collect::<Vec<_>>();
         let action = match &self.action {
             Action::Forward(f) => serde_json::json!({
                 "type": "forward",

@@ -8,10 +8,7 @@ use crate::token::{TokenError, TokenFailure};
 /// Returns the token text, `Ok(None)` when the request has none, or a failure:
 /// more than one token header, a value without the prefix, an empty token, stray
 /// whitespace or a token over 8 KiB are malformed.
-pub fn extract_token<'r>(
-    request: &'r Request,
-    config: &TokenConfig,
-) -> Result<Option<&'r str>, TokenFailure> {
+pub fn extract_token<'r>(request: &'r Request, config: &TokenConfig) -> Result<Option<&'r str>, TokenFailure> {
     let malformed = |detail: &str| TokenFailure {
         error: TokenError::Malformed,
         detail: detail.to_owned(),
@@ -30,20 +27,14 @@ pub fn extract_token<'r>(
             Some(head) if head.eq_ignore_ascii_case(&config.prefix) => {
                 value.get(config.prefix.len()..).unwrap_or_default()
             }
-            _ => {
-                return Err(malformed(
-                    "token header does not start with the configured prefix",
-                ))
-            }
+            _ => return Err(malformed("token header does not start with the configured prefix")),
         }
     };
     if token.is_empty() {
         return Err(malformed("token header is empty"));
     }
     if token.bytes().any(|b| b.is_ascii_whitespace() || b == b',') {
-        return Err(malformed(
-            "token header has whitespace or more than one token",
-        ));
+        return Err(malformed("token header has whitespace or more than one token"));
     }
     if token.len() > MAX_TOKEN_BYTES {
         return Err(malformed("token is longer than 8 KiB"));
@@ -69,10 +60,7 @@ mod tests {
         assert_eq!(extract_token(&r, &cfg("Bearer ")).unwrap(), Some("a.b.c"));
         let r = Request::new("GET", "/").header("authorization", "a.b.c");
         assert_eq!(extract_token(&r, &cfg("")).unwrap(), Some("a.b.c"));
-        assert_eq!(
-            extract_token(&Request::new("GET", "/"), &cfg("")).unwrap(),
-            None
-        );
+        assert_eq!(extract_token(&Request::new("GET", "/"), &cfg("")).unwrap(), None);
     }
 
     #[test]
@@ -81,9 +69,7 @@ mod tests {
         let base = || Request::new("GET", "/");
         assert_eq!(
             bad(
-                base()
-                    .header("authorization", "a.b.c")
-                    .header("Authorization", "d.e.f"),
+                base().header("authorization", "a.b.c").header("Authorization", "d.e.f"),
                 ""
             ),
             TokenError::Malformed
@@ -96,18 +82,12 @@ mod tests {
             bad(base().header("authorization", "Bearer  a.b.c"), "Bearer "),
             TokenError::Malformed
         );
-        assert_eq!(
-            bad(base().header("authorization", "a.b.c "), ""),
-            TokenError::Malformed
-        );
+        assert_eq!(bad(base().header("authorization", "a.b.c "), ""), TokenError::Malformed);
         assert_eq!(
             bad(base().header("authorization", "a.b.c,d.e.f"), ""),
             TokenError::Malformed
         );
-        assert_eq!(
-            bad(base().header("authorization", ""), ""),
-            TokenError::Malformed
-        );
+        assert_eq!(bad(base().header("authorization", ""), ""), TokenError::Malformed);
         assert_eq!(
             bad(base().header("authorization", "Bearer "), "Bearer "),
             TokenError::Malformed

@@ -9,8 +9,8 @@ use crate::audit::AuditRecord;
 use crate::cache::{Verified, VerifiedCache};
 use crate::config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
 use crate::decision::{
-    Action, Decision, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER,
-    EXPIRES_HEADER, JITGATE_HEADERS, SUBJECT_HEADER,
+    Action, Decision, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER, EXPIRES_HEADER, JITGATE_HEADERS,
+    SUBJECT_HEADER,
 };
 use crate::extract::extract_token;
 use crate::input::{self, InputParts, TokenView};
@@ -138,25 +138,14 @@ impl Gate {
 
     /// Verifies a token without running the policy: the approval, or why it grants
     /// nothing at `now_ns` for a request with these facts.
-    pub fn verify(
-        &self,
-        token: &str,
-        now_ns: i64,
-        facts: &RequestFacts<'_>,
-    ) -> Result<Arc<Approval>, TokenFailure> {
+    pub fn verify(&self, token: &str, now_ns: i64, facts: &RequestFacts<'_>) -> Result<Arc<Approval>, TokenFailure> {
         let verified = self.verify_cached(token)?;
-        self.verifier
-            .check_request(&verified.approval, now_ns, facts)?;
+        self.verifier.check_request(&verified.approval, now_ns, facts)?;
         Ok(verified.approval)
     }
 
     fn verify_cached(&self, token: &str) -> Result<Verified, TokenFailure> {
-        if let Some(hit) = self
-            .cache
-            .try_borrow()
-            .ok()
-            .and_then(|c| c.get(token).cloned())
-        {
+        if let Some(hit) = self.cache.try_borrow().ok().and_then(|c| c.get(token).cloned()) {
             return Ok(hit);
         }
         let approval = self.verifier.verify(token)?;
@@ -202,14 +191,12 @@ impl Gate {
         };
 
         // The token: extracted, verified (cached), checked for this request.
-        let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token)
-            .and_then(|t| {
-                let Some(token) = t else { return Ok(None) };
-                let verified = self.verify_cached(token)?;
-                self.verifier
-                    .check_request(&verified.approval, now_ns, &facts)?;
-                Ok(Some(verified))
-            });
+        let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token).and_then(|t| {
+            let Some(token) = t else { return Ok(None) };
+            let verified = self.verify_cached(token)?;
+            self.verifier.check_request(&verified.approval, now_ns, &facts)?;
+            Ok(Some(verified))
+        });
         let (token_status, verified) = match checked {
             Ok(None) => (TokenStatus::Missing, None),
             Ok(Some(v)) => (TokenStatus::Valid, Some(v)),
@@ -243,14 +230,10 @@ impl Gate {
             TokenStatus::Valid => None,
         };
         let (allow, status, reason, policy_reason, policy_detail) = match &outcome {
-            PolicyOutcome::Allow { reason, .. } => {
-                (true, 200, Reason::Allowed, reason.clone(), None)
-            }
+            PolicyOutcome::Allow { reason, .. } => (true, 200, Reason::Allowed, reason.clone(), None),
             denied => {
                 let (reason, status, policy_reason, detail) = match denied {
-                    PolicyOutcome::Deny { reason, status, .. } => {
-                        (Reason::PolicyDenied, *status, reason.clone(), None)
-                    }
+                    PolicyOutcome::Deny { reason, status, .. } => (Reason::PolicyDenied, *status, reason.clone(), None),
                     PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
                     PolicyOutcome::Error(e) => (Reason::PolicyError, None, None, Some(e.clone())),
                     PolicyOutcome::Allow { .. } => (Reason::PolicyError, None, None, None),
@@ -269,13 +252,7 @@ impl Gate {
         let action = if allow || !enforced {
             Action::Forward(self.forward(allow, approval.as_deref(), &outcome))
         } else {
-            Action::Respond(self.local_response(
-                status,
-                reason,
-                policy_reason.as_deref(),
-                &decision_id,
-                &outcome,
-            ))
+            Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
         };
 
         let detail = match &token_status {
@@ -320,12 +297,7 @@ impl Gate {
         }
     }
 
-    fn forward(
-        &self,
-        allow: bool,
-        approval: Option<&Approval>,
-        outcome: &PolicyOutcome,
-    ) -> Forward {
+    fn forward(&self, allow: bool, approval: Option<&Approval>, outcome: &PolicyOutcome) -> Forward {
         let mut fwd = Forward::default();
         if !self.token.forward {
             fwd.remove_headers.push(self.token.header.clone());
@@ -345,19 +317,14 @@ impl Gate {
             fwd.add_headers.extend(
                 headers
                     .iter()
-                    .filter(|(n, _)| {
-                        !JITGATE_HEADERS.contains(&n.as_str()) && *n != self.token.header
-                    })
+                    .filter(|(n, _)| !JITGATE_HEADERS.contains(&n.as_str()) && *n != self.token.header)
                     .cloned(),
             );
-            fwd.response_headers
-                .extend(response_headers.iter().cloned());
+            fwd.response_headers.extend(response_headers.iter().cloned());
         }
         if let Some(a) = approval {
-            fwd.add_headers
-                .push((APPROVAL_ID_HEADER.into(), a.id.clone()));
-            fwd.add_headers
-                .push((SUBJECT_HEADER.into(), a.subject.clone()));
+            fwd.add_headers.push((APPROVAL_ID_HEADER.into(), a.id.clone()));
+            fwd.add_headers.push((SUBJECT_HEADER.into(), a.subject.clone()));
             fwd.add_headers
                 .push((EXPIRES_HEADER.into(), rfc3339_from_secs(a.expires)));
         }
@@ -395,10 +362,6 @@ impl Gate {
         };
         // Serialising strings cannot fail; an empty body would still deny.
         let body = serde_json::to_string(&body).unwrap_or_default();
-        LocalResponse {
-            status,
-            headers,
-            body,
-        }
+        LocalResponse { status, headers, body }
     }
 }

@@ -30,14 +30,43 @@ fn opt_str(s: Option<&str>) -> Value {
     s.map_or(Value::Undefined, Value::from)
 }
 
-fn json(v: Option<&serde_json::Value>) -> Value {
-    v.map_or(Value::Undefined, |v| Value::from(v.clone()))
+/// Converts a JSON value to a regorus value by reference: no clone of the source and
+/// no serde round trip (regorus's own `From<serde_json::Value>` does both).
+pub fn to_rego(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::from(*b),
+        J::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Value::from(u),
+            (None, Some(i), _) => Value::from(i),
+            (None, None, Some(f)) => Value::from(f),
+            (None, None, None) => Value::Undefined,
+        },
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(items) => Value::from(items.iter().map(to_rego).collect::<Vec<_>>()),
+        J::Object(map) => Value::from(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ),
+    }
 }
 
 /// `input.approval` without `remaining_ns` (which depends on `now`).
 pub fn approval_value(a: &Approval) -> Value {
-    let jit = a.jit();
-    let member = |name: &str| json(jit.and_then(|j| j.get(name)));
+    let claims = object(a.claims.iter().map(|(k, v)| (k.as_str(), to_rego(v))));
+    // The `jit` members are shared with `claims.jit` (reference-counted, not copied).
+    let jit = claims
+        .as_object()
+        .ok()
+        .and_then(|c| c.get(&Value::from("jit")).cloned());
+    let member = |name: &str| {
+        jit.as_ref()
+            .and_then(|j| j.as_object().ok())
+            .and_then(|j| j.get(&Value::from(name)).cloned())
+            .unwrap_or(Value::Undefined)
+    };
     let nbf = i128::from(a.not_before) * NANOS;
     let exp = i128::from(a.expires) * NANOS;
     object([
@@ -47,12 +76,7 @@ pub fn approval_value(a: &Approval) -> Value {
         ("resource", member("resource")),
         (
             "resources",
-            Value::from(
-                a.resources
-                    .iter()
-                    .map(|r| Value::from(r.as_str()))
-                    .collect::<Vec<_>>(),
-            ),
+            Value::from(a.resources.iter().map(|r| Value::from(r.as_str())).collect::<Vec<_>>()),
         ),
         ("role", member("role")),
         ("actions", member("actions")),
@@ -65,10 +89,7 @@ pub fn approval_value(a: &Approval) -> Value {
         ("issued_at_ns", Value::from(i128::from(a.issued_at) * NANOS)),
         ("granted_at", Value::from(nbf)),
         ("valid_duration", Value::from(exp - nbf)),
-        (
-            "claims",
-            Value::from(serde_json::Value::Object(a.claims.clone())),
-        ),
+        ("claims", Value::from(serde_json::Value::Object(a.claims.clone()))),
     ])
 }
 
@@ -136,10 +157,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
     let source = object([
         ("address", opt_str(req.source.address.as_deref())),
         ("principal", opt_str(req.source.principal.as_deref())),
-        (
-            "certificate_sha256",
-            opt_str(req.source.certificate_sha256.as_deref()),
-        ),
+        ("certificate_sha256", opt_str(req.source.certificate_sha256.as_deref())),
     ]);
     let request = object([
         ("method", Value::from(req.method.as_str())),

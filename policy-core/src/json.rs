@@ -37,9 +37,7 @@ impl fmt::Display for StrictJsonError {
 /// deeper than [`MAX_DEPTH`].
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictSeed { depth: 0 }
-        .deserialize(&mut de)
-        .map_err(classify)?;
+    let value = StrictSeed { depth: 0 }.deserialize(&mut de).map_err(classify)?;
     de.end().map_err(|_| StrictJsonError::Syntax)?;
     Ok(value)
 }

@@ -86,10 +86,7 @@ impl KeySet {
             return Err(err(String::new(), "must be an object with a `keys` array"));
         };
         if let Some(name) = obj.keys().find(|k| k.as_str() != "keys") {
-            return Err(err(
-                name.clone(),
-                "unknown field: a JWK Set has only `keys`",
-            ));
+            return Err(err(name.clone(), "unknown field: a JWK Set has only `keys`"));
         }
         let Some(Value::Array(items)) = obj.get("keys") else {
             return Err(err("keys".into(), "must be an array of JWKs"));
@@ -99,10 +96,7 @@ impl KeySet {
             let path = format!("keys[{i}]");
             let key = parse_jwk(item, &path)?;
             if keys.iter().any(|k| k.kid == key.kid) {
-                return Err(err(
-                    format!("{path}.kid"),
-                    format!("duplicate kid `{}`", key.kid),
-                ));
+                return Err(err(format!("{path}.kid"), format!("duplicate kid `{}`", key.kid)));
             }
             keys.push(key);
         }
@@ -134,11 +128,7 @@ impl KeySet {
     }
 }
 
-fn str_member<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<Option<&'a str>, JwkError> {
+fn str_member<'a>(obj: &'a Map<String, Value>, name: &str, path: &str) -> Result<Option<&'a str>, JwkError> {
     match obj.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -152,12 +142,8 @@ fn required<'a>(obj: &'a Map<String, Value>, name: &str, path: &str) -> Result<&
 
 fn coordinate(obj: &Map<String, Value>, name: &str, path: &str) -> Result<[u8; 32], JwkError> {
     let text = required(obj, name, path)?;
-    let bytes = b64url_decode(text).ok_or_else(|| {
-        err(
-            format!("{path}.{name}"),
-            "is not canonical unpadded base64url",
-        )
-    })?;
+    let bytes =
+        b64url_decode(text).ok_or_else(|| err(format!("{path}.{name}"), "is not canonical unpadded base64url"))?;
     <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
         err(
             format!("{path}.{name}"),
@@ -213,10 +199,7 @@ pub fn parse_jwk(value: &Value, path: &str) -> Result<Key, JwkError> {
             let vk = ed25519_dalek::VerifyingKey::from_bytes(&x)
                 .map_err(|_| err(format!("{path}.x"), "is not a valid Ed25519 public key"))?;
             if vk.is_weak() {
-                return Err(err(
-                    format!("{path}.x"),
-                    "is a weak (small-order) Ed25519 key",
-                ));
+                return Err(err(format!("{path}.x"), "is a weak (small-order) Ed25519 key"));
             }
             (Algorithm::EdDsa, KeyMaterial::Ed25519(vk))
         }
@@ -285,8 +268,7 @@ mod tests {
 
     #[test]
     fn refuses_disagreeing_or_unsupported_keys() {
-        let e =
-            refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "alg": "ES256"}));
+        let e = refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "alg": "ES256"}));
         assert_eq!(e.path, "keys[0].alg");
         let e = refused(json!({"kty": "EC", "crv": "Ed25519", "kid": "a", "x": ED_X}));
         assert_eq!(e.path, "keys[0].crv");
@@ -297,12 +279,9 @@ mod tests {
         assert!(e.message.contains("`RSA`"));
         let e = refused(json!({"kty": "oct", "kid": "a", "alg": "HS256"}));
         assert_eq!(e.path, "keys[0].kty");
-        let e =
-            refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "use": "enc"}));
+        let e = refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "use": "enc"}));
         assert_eq!(e.path, "keys[0].use");
-        let e = refused(
-            json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "key_ops": ["encrypt"]}),
-        );
+        let e = refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "key_ops": ["encrypt"]}));
         assert_eq!(e.path, "keys[0].key_ops");
         let e = refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": ED_X, "d": ED_X}));
         assert_eq!(e.path, "keys[0].d");
@@ -337,9 +316,7 @@ mod tests {
         // The identity point (small order) encodes as 0x01 followed by zeros.
         let mut x = [0u8; 32];
         x[0] = 1;
-        let e = refused(
-            json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": crate::jws::b64url_encode(&x)}),
-        );
+        let e = refused(json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": crate::jws::b64url_encode(&x)}));
         assert_eq!(e.path, "keys[0].x");
     }
 }

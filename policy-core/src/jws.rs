@@ -109,9 +109,7 @@ impl<'a> CompactJws<'a> {
             return Err(ShapeError::TooLong);
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(ShapeError::Segments);
         };
         let header_bytes = b64url_decode(h).ok_or(ShapeError::Base64("header"))?;
@@ -122,10 +120,7 @@ impl<'a> CompactJws<'a> {
             Ok(_) => return Err(ShapeError::NotObject("header")),
             Err(e) => return Err(ShapeError::Json("header", e)),
         };
-        let signing_input = token
-            .as_bytes()
-            .get(..h.len() + 1 + p.len())
-            .unwrap_or_default();
+        let signing_input = token.as_bytes().get(..h.len() + 1 + p.len()).unwrap_or_default();
         Ok(Self {
             signing_input,
             header,
@@ -192,10 +187,7 @@ mod tests {
     #[test]
     fn shape_errors() {
         assert_eq!(CompactJws::parse("a.b").unwrap_err(), ShapeError::Segments);
-        assert_eq!(
-            CompactJws::parse("a.b.c.d").unwrap_err(),
-            ShapeError::Segments
-        );
+        assert_eq!(CompactJws::parse("a.b.c.d").unwrap_err(), ShapeError::Segments);
         assert_eq!(
             CompactJws::parse("e30=.e30.").unwrap_err(),
             ShapeError::Base64("header")

@@ -24,10 +24,7 @@
 // - no `unsafe`: nothing here needs it, and the crate parses untrusted tokens;
 #![forbid(unsafe_code)]
 // - a panic inside Envoy kills the Wasm VM: errors are values on every input path;
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 // - indexing can panic too; use `get`;
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 // - everything public is documented.

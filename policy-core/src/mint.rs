@@ -36,9 +36,7 @@ impl SigningKey {
             Algorithm::EdDsa => Ok(Self::Ed25519(ed25519_dalek::SigningKey::from_bytes(secret))),
             Algorithm::Es256 => p256::ecdsa::SigningKey::from_slice(secret)
                 .map(Self::P256)
-                .map_err(|_| {
-                    KeyError("the P-256 scalar is zero or not below the group order".into())
-                }),
+                .map_err(|_| KeyError("the P-256 scalar is zero or not below the group order".into())),
         }
     }
 
@@ -52,12 +50,11 @@ impl SigningKey {
             .and_then(Value::as_str)
             .and_then(b64url_decode)
             .ok_or_else(|| KeyError("`d` is missing or not base64url".into()))?;
-        let secret = <[u8; 32]>::try_from(d.as_slice())
-            .map_err(|_| KeyError("`d` must be 32 bytes".into()))?;
+        let secret = <[u8; 32]>::try_from(d.as_slice()).map_err(|_| KeyError("`d` must be 32 bytes".into()))?;
         let mut public = obj.clone();
         public.remove("d");
-        let key = parse_jwk(&Value::Object(public), "jwk")
-            .map_err(|e| KeyError(format!("{}: {}", e.path, e.message)))?;
+        let key =
+            parse_jwk(&Value::Object(public), "jwk").map_err(|e| KeyError(format!("{}: {}", e.path, e.message)))?;
         let signing = Self::from_secret(key.alg, &secret)?;
         if signing.public_jwk(&key.kid) != key.to_jwk() {
             return Err(KeyError("`d` does not match the public key".into()));
@@ -132,11 +129,7 @@ pub fn approval_header(key: &SigningKey, kid: &str) -> Map<String, Value> {
 /// Signs exactly these header and payload bytes (tests use this to build tokens
 /// with duplicate members or odd encodings).
 pub fn sign_raw(header_json: &[u8], payload_json: &[u8], key: &SigningKey) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        b64url_encode(header_json),
-        b64url_encode(payload_json)
-    );
+    let signing_input = format!("{}.{}", b64url_encode(header_json), b64url_encode(payload_json));
     let signature = key.sign(signing_input.as_bytes());
     format!("{signing_input}.{}", b64url_encode(&signature))
 }
@@ -160,11 +153,8 @@ pub type Keyring = std::collections::BTreeMap<String, SigningKey>;
 pub fn normalize_claim_times(claims: &mut Value) -> Result<(), KeyError> {
     for name in ["iat", "nbf", "exp"] {
         if let Some(Value::String(text)) = claims.get(name) {
-            let ns = crate::timefmt::parse_time_ns(text).ok_or_else(|| {
-                KeyError(format!(
-                    "claim `{name}`: `{text}` is not RFC 3339 or integer seconds"
-                ))
-            })?;
+            let ns = crate::timefmt::parse_time_ns(text)
+                .ok_or_else(|| KeyError(format!("claim `{name}`: `{text}` is not RFC 3339 or integer seconds")))?;
             claims[name] = Value::from(ns.div_euclid(1_000_000_000));
         }
     }

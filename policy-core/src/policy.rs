@@ -54,11 +54,60 @@ pub enum PolicyOutcome {
     Error(String),
 }
 
+/// The clock `time.now_ns()` reads in an engine from [`load_modules`]: shared by the
+/// engine and all its clones.
+#[derive(Debug, Clone, Default)]
+pub struct InjectedClock(Arc<AtomicI64>);
+
+impl InjectedClock {
+    /// Sets what `time.now_ns()` returns, in ns since the epoch.
+    pub fn set(&self, now_ns: i64) {
+        self.0.store(now_ns, Ordering::Relaxed);
+    }
+}
+
+/// An engine with `modules` (name → Rego source), the `data` document and the
+/// injected `time.now_ns` — the one way jitgate builds engines, so the filter, the
+/// JS package and `jitgate test` evaluate Rego alike.
+pub fn load_modules(
+    modules: &BTreeMap<String, String>,
+    data: Value,
+    rego_v0: bool,
+) -> Result<(Engine, InjectedClock), PolicyError> {
+    let mut engine = Engine::new();
+    engine.set_rego_v0(rego_v0);
+    for (name, source) in modules {
+        engine
+            .add_policy(name.clone(), source.clone())
+            .map_err(|e| PolicyError {
+                field: format!("policy.modules.{name}"),
+                message: e.to_string(),
+            })?;
+    }
+    engine.add_data(data).map_err(|e| PolicyError {
+        field: "policy.data".into(),
+        message: e.to_string(),
+    })?;
+    let clock = InjectedClock::default();
+    let reader = Arc::clone(&clock.0);
+    engine
+        .add_extension(
+            "time.now_ns".into(),
+            0,
+            Box::new(move |_args: Vec<Value>| Ok(Value::from(reader.load(Ordering::Relaxed)))),
+        )
+        .map_err(|e| PolicyError {
+            field: "policy".into(),
+            message: e.to_string(),
+        })?;
+    Ok((engine, clock))
+}
+
 /// A compiled policy with its entrypoint.
 pub struct Policy {
     engine: Engine,
     entrypoint: String,
-    now: Arc<AtomicI64>,
+    now: InjectedClock,
 }
 
 impl core::fmt::Debug for Policy {
@@ -84,32 +133,7 @@ impl Policy {
                 message: "at least one module is required".into(),
             });
         }
-        let mut engine = Engine::new();
-        engine.set_rego_v0(rego_v0);
-        for (name, source) in modules {
-            engine
-                .add_policy(name.clone(), source.clone())
-                .map_err(|e| PolicyError {
-                    field: format!("policy.modules.{name}"),
-                    message: e.to_string(),
-                })?;
-        }
-        engine.add_data(data).map_err(|e| PolicyError {
-            field: "policy.data".into(),
-            message: e.to_string(),
-        })?;
-        let now = Arc::new(AtomicI64::new(0));
-        let clock = Arc::clone(&now);
-        engine
-            .add_extension(
-                "time.now_ns".into(),
-                0,
-                Box::new(move |_args: Vec<Value>| Ok(Value::from(clock.load(Ordering::Relaxed)))),
-            )
-            .map_err(|e| PolicyError {
-                field: "policy".into(),
-                message: e.to_string(),
-            })?;
+        let (mut engine, now) = load_modules(modules, data, rego_v0)?;
         if !entrypoint.starts_with("data.") {
             return Err(PolicyError {
                 field: "policy.entrypoint".into(),
@@ -155,7 +179,7 @@ impl Policy {
 
     /// Sets the time `time.now_ns()` returns in engines of this policy.
     pub fn set_now(&self, now_ns: i64) {
-        self.now.store(now_ns, Ordering::Relaxed);
+        self.now.set(now_ns);
     }
 
     /// Evaluates the entrypoint for `input` at `now_ns`.
@@ -247,7 +271,9 @@ fn header_map(value: Option<&Value>, name: &str) -> Result<Vec<(String, String)>
             (Value::String(k), Value::String(v)) if is_header_name(k) && is_header_value(v) => {
                 Ok((k.to_ascii_lowercase(), v.to_string()))
             }
-            _ => Err(format!("result field `{name}` has an entry that is not a valid header name and string value")),
+            _ => Err(format!(
+                "result field `{name}` has an entry that is not a valid header name and string value"
+            )),
         })
         .collect()
 }
@@ -286,18 +312,15 @@ mod tests {
         )
         .unwrap();
         let mut input = Value::new_object();
-        input.as_object_mut().unwrap().insert(
-            Value::from("expected"),
-            Value::from(1_764_151_200_123_456_789_i64),
-        );
+        input
+            .as_object_mut()
+            .unwrap()
+            .insert(Value::from("expected"), Value::from(1_764_151_200_123_456_789_i64));
         assert!(matches!(
             p.evaluate(input.clone(), 1_764_151_200_123_456_789),
             PolicyOutcome::Allow { .. }
         ));
-        assert_eq!(
-            p.evaluate(input, 1_764_151_200_123_456_788),
-            PolicyOutcome::Undefined
-        );
+        assert_eq!(p.evaluate(input, 1_764_151_200_123_456_788), PolicyOutcome::Undefined);
     }
 
     #[test]
@@ -330,10 +353,8 @@ mod tests {
 
     #[test]
     fn interprets_objects_strictly() {
-        let v = Value::from_json_str(
-            r#"{"allow": false, "reason": "no", "status": 404, "headers": {"X-A": "b"}}"#,
-        )
-        .unwrap();
+        let v = Value::from_json_str(r#"{"allow": false, "reason": "no", "status": 404, "headers": {"X-A": "b"}}"#)
+            .unwrap();
         assert_eq!(
             interpret(&v),
             PolicyOutcome::Deny {
@@ -354,10 +375,7 @@ mod tests {
             r#""allow""#,
         ] {
             assert!(
-                matches!(
-                    interpret(&Value::from_json_str(bad).unwrap()),
-                    PolicyOutcome::Error(_)
-                ),
+                matches!(interpret(&Value::from_json_str(bad).unwrap()), PolicyOutcome::Error(_)),
                 "{bad}"
             );
         }

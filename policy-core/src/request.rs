@@ -78,10 +78,7 @@ impl Request {
     }
 
     /// Every value of header `name` (case-insensitive), in order.
-    pub fn header_values<'a, 'n>(
-        &'a self,
-        name: &'n str,
-    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    pub fn header_values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.headers
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -100,9 +97,7 @@ impl Request {
 
     /// The request id, else the `x-request-id` header.
     pub fn effective_id(&self) -> Option<&str> {
-        self.id
-            .as_deref()
-            .or_else(|| self.first_header("x-request-id"))
+        self.id.as_deref().or_else(|| self.first_header("x-request-id"))
     }
 
     /// Reads the JSON request form used by the `jitgate` command and the JS package:
@@ -110,11 +105,10 @@ impl Request {
     /// "principal", "certificate_sha256"}, "host"?, "scheme"?, "protocol"?, "id"?}`.
     /// Unknown fields are errors; the message names the field.
     pub fn from_json(value: Value) -> Result<Self, RequestError> {
-        let spec: RequestSpec =
-            serde_path_to_error::deserialize(value).map_err(|e| RequestError {
-                field: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let spec: RequestSpec = serde_path_to_error::deserialize(value).map_err(|e| RequestError {
+            field: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
         let mut headers = Vec::new();
         for (name, values) in spec.headers {
             if !is_header_name(&name) {
@@ -233,20 +227,15 @@ mod tests {
 
     #[test]
     fn names_the_bad_field() {
-        let e =
-            Request::from_json(json!({"method": "GET", "path": "/", "source": {"adress": "x"}}))
-                .unwrap_err();
+        let e = Request::from_json(json!({"method": "GET", "path": "/", "source": {"adress": "x"}})).unwrap_err();
         assert_eq!(e.field, "source.adress");
         let e = Request::from_json(json!({"method": "GET"})).unwrap_err();
         assert!(e.message.contains("path"), "{e}");
-        let e = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"a": 1}}))
-            .unwrap_err();
+        let e = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"a": 1}})).unwrap_err();
         assert!(e.field.starts_with("headers"), "{e}");
         let e = Request::from_json(json!({"method": "GET", "path": "x"})).unwrap_err();
         assert_eq!(e.field, "path");
-        let e =
-            Request::from_json(json!({"method": "GET", "path": "/", "headers": {"bad name": "v"}}))
-                .unwrap_err();
+        let e = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"bad name": "v"}})).unwrap_err();
         assert_eq!(e.field, "headers.bad name");
     }
 }

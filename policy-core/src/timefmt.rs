@@ -24,9 +24,7 @@ pub fn parse_time_ns(text: &str) -> Option<i64> {
     if let Ok(secs) = text.parse::<i64>() {
         return secs.checked_mul(1_000_000_000);
     }
-    DateTime::parse_from_rfc3339(text)
-        .ok()?
-        .timestamp_nanos_opt()
+    DateTime::parse_from_rfc3339(text).ok()?.timestamp_nanos_opt()
 }
 
 #[cfg(test)]
@@ -35,19 +33,13 @@ mod tests {
 
     #[test]
     fn formats_and_parses() {
-        assert_eq!(
-            rfc3339_from_ns(1_764_151_200_000_000_000),
-            "2025-11-26T10:00:00Z"
-        );
+        assert_eq!(rfc3339_from_ns(1_764_151_200_000_000_000), "2025-11-26T10:00:00Z");
         assert_eq!(
             rfc3339_from_ns(1_764_151_200_000_000_001),
             "2025-11-26T10:00:00.000000001Z"
         );
         assert_eq!(rfc3339_from_secs(1_764_151_200), "2025-11-26T10:00:00Z");
-        assert_eq!(
-            parse_time_ns("2025-11-26T10:00:00Z"),
-            Some(1_764_151_200_000_000_000)
-        );
+        assert_eq!(parse_time_ns("2025-11-26T10:00:00Z"), Some(1_764_151_200_000_000_000));
         assert_eq!(
             parse_time_ns("2025-11-26T11:00:00+01:00"),
             Some(1_764_151_200_000_000_000)

@@ -271,19 +271,13 @@ impl Verifier {
             None => return fail(TokenError::Type, "header has no `typ`"),
             Some(Value::String(typ)) if is_approval_type(typ) => {}
             Some(Value::String(typ)) => {
-                return fail(
-                    TokenError::Type,
-                    format!("`typ` is `{typ}`, not `{TOKEN_TYPE}`"),
-                );
+                return fail(TokenError::Type, format!("`typ` is `{typ}`, not `{TOKEN_TYPE}`"));
             }
             Some(_) => return fail(TokenError::Malformed, "header `typ` is not a string"),
         }
         // `alg` supported at all.
         let Some(alg) = Algorithm::from_name(alg_name) else {
-            return fail(
-                TokenError::Algorithm,
-                format!("algorithm `{alg_name}` is not accepted"),
-            );
+            return fail(TokenError::Algorithm, format!("algorithm `{alg_name}` is not accepted"));
         };
         // Issuer (read before the signature only to choose the keys).
         let iss = match payload.get("iss") {
@@ -296,10 +290,7 @@ impl Verifier {
         };
         // `kid`.
         let Some(key) = issuer.keys.get(kid) else {
-            return fail(
-                TokenError::KeyUnknown,
-                format!("no key `{kid}` for issuer `{iss}`"),
-            );
+            return fail(TokenError::KeyUnknown, format!("no key `{kid}` for issuer `{iss}`"));
         };
         // Algorithm against the key: the key decides, never the token.
         if key.alg != alg {
@@ -378,10 +369,7 @@ impl Verifier {
             return fail(TokenError::NotYetValid, "`iat` is in the future");
         }
         if i128::from(approval.not_before) * NANOS > now + leeway {
-            return fail(
-                TokenError::NotYetValid,
-                "access window has not started (`nbf`)",
-            );
+            return fail(TokenError::NotYetValid, "access window has not started (`nbf`)");
         }
         if now >= approval.expires_ns() + leeway {
             return fail(TokenError::Expired, "access window has ended (`exp`)");
@@ -395,10 +383,7 @@ impl Verifier {
             }
         }
         if self.revoked.contains(&approval.id) {
-            return fail(
-                TokenError::Revoked,
-                format!("approval `{}` is revoked", approval.id),
-            );
+            return fail(TokenError::Revoked, format!("approval `{}` is revoked", approval.id));
         }
         if facts.identity_required {
             match facts.identity {
@@ -431,10 +416,7 @@ fn header_str<'a>(header: &'a Map<String, Value>, name: &str) -> Result<&'a str,
     match header.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => fail(TokenError::Malformed, format!("header `{name}` is empty")),
-        Some(_) => fail(
-            TokenError::Malformed,
-            format!("header `{name}` is not a string"),
-        ),
+        Some(_) => fail(TokenError::Malformed, format!("header `{name}` is not a string")),
         None => fail(TokenError::Malformed, format!("header `{name}` is missing")),
     }
 }
@@ -443,10 +425,7 @@ fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, 
     match claims.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => fail(TokenError::Malformed, format!("claim `{name}` is empty")),
-        Some(_) => fail(
-            TokenError::Malformed,
-            format!("claim `{name}` is not a string"),
-        ),
+        Some(_) => fail(TokenError::Malformed, format!("claim `{name}` is not a string")),
         None => fail(TokenError::Malformed, format!("claim `{name}` is missing")),
     }
 }
@@ -459,18 +438,10 @@ fn claim_time(claims: &Map<String, Value>, name: &str) -> Result<u64, TokenFailu
         // Only integers written as integers: `1.0`, `1e9`, strings are malformed.
         Value::Number(n) if n.is_u64() => match n.as_u64() {
             Some(t) if t < MAX_TIME => Ok(t),
-            _ => fail(
-                TokenError::Malformed,
-                format!("claim `{name}` is out of range"),
-            ),
+            _ => fail(TokenError::Malformed, format!("claim `{name}` is out of range")),
         },
-        Value::Number(n) if n.is_i64() => {
-            fail(TokenError::Malformed, format!("claim `{name}` is negative"))
-        }
-        _ => fail(
-            TokenError::Malformed,
-            format!("claim `{name}` is not an integer"),
-        ),
+        Value::Number(n) if n.is_i64() => fail(TokenError::Malformed, format!("claim `{name}` is negative")),
+        _ => fail(TokenError::Malformed, format!("claim `{name}` is not an integer")),
     }
 }
 
@@ -480,9 +451,8 @@ fn claim_audience(claims: &Map<String, Value>) -> Result<Vec<&str>, TokenFailure
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
             .map(|v| {
-                v.as_str().ok_or_else(|| {
-                    TokenFailure::new(TokenError::Malformed, "claim `aud` has a non-string member")
-                })
+                v.as_str()
+                    .ok_or_else(|| TokenFailure::new(TokenError::Malformed, "claim `aud` has a non-string member"))
             })
             .collect(),
         Some(_) => fail(
@@ -529,10 +499,7 @@ fn check_jit(claims: &Map<String, Value>) -> Result<Vec<String>, TokenFailure> {
     };
     for name in ["role", "reason", "ticket", "risk"] {
         if jit.get(name).is_some_and(|v| !v.is_string()) {
-            return fail(
-                TokenError::Malformed,
-                format!("`jit.{name}` is not a string"),
-            );
+            return fail(TokenError::Malformed, format!("`jit.{name}` is not a string"));
         }
     }
     for name in ["actions", "approvers"] {

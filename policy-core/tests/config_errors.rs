@@ -50,47 +50,27 @@ fn each_bad_field_is_named() {
         ("issuers.0.audience", Value::Null, "issuers[0].audience"),
         ("issuers.0.audience", json!(5), "issuers[0].audience"),
         ("issuers.0.jwks", Value::Null, "issuers[0].jwks"),
-        (
-            "issuers.0.jwks",
-            json!({"keys": []}),
-            "issuers[0].jwks.keys",
-        ),
+        ("issuers.0.jwks", json!({"keys": []}), "issuers[0].jwks.keys"),
         ("issuers.0.jwks", json!([]), "issuers[0].jwks"),
         ("issuers.0.leeway_s", json!(301), "issuers[0].leeway_s"),
         ("issuers.0.leeway_s", json!(-1), "issuers[0].leeway_s"),
         ("issuers.0.max_ttl_s", json!(0), "issuers[0].max_ttl_s"),
         ("issuers.0.max_ttl_s", json!("1h"), "issuers[0].max_ttl_s"),
         ("issuers.0.colour", json!("blue"), "issuers[0].colour"),
-        (
-            "issuers.0.jwks.keys.1",
-            ed.clone(),
-            "issuers[0].jwks.keys[1].kid",
-        ),
+        ("issuers.0.jwks.keys.1", ed.clone(), "issuers[0].jwks.keys[1].kid"),
         (
             "issuers.0.jwks.keys.0.alg",
             json!("ES256"),
             "issuers[0].jwks.keys[0].alg",
         ),
-        (
-            "issuers.0.jwks.keys.0.kty",
-            json!("RSA"),
-            "issuers[0].jwks.keys[0].kty",
-        ),
+        ("issuers.0.jwks.keys.0.kty", json!("RSA"), "issuers[0].jwks.keys[0].kty"),
         (
             "issuers.0.jwks.keys.0.crv",
             json!("X25519"),
             "issuers[0].jwks.keys[0].crv",
         ),
-        (
-            "issuers.0.jwks.keys.0.x",
-            json!("AAAA"),
-            "issuers[0].jwks.keys[0].x",
-        ),
-        (
-            "issuers.0.jwks.keys.0.d",
-            json!("AAAA"),
-            "issuers[0].jwks.keys[0].d",
-        ),
+        ("issuers.0.jwks.keys.0.x", json!("AAAA"), "issuers[0].jwks.keys[0].x"),
+        ("issuers.0.jwks.keys.0.d", json!("AAAA"), "issuers[0].jwks.keys[0].d"),
         ("resource", json!(""), "resource"),
         ("resource", json!(["a"]), "resource"),
         ("token.header", json!("bad header"), "token.header"),
@@ -103,11 +83,7 @@ fn each_bad_field_is_named() {
             "identity",
         ),
         ("identity", json!({"source": "jwt"}), "identity.source"),
-        (
-            "identity",
-            json!({"header": "x-jit-approval"}),
-            "identity.header",
-        ),
+        ("identity", json!({"header": "x-jit-approval"}), "identity.header"),
         ("identity", json!({"hdr": "x-user"}), "identity.hdr"),
         ("policy", Value::Null, "policy"),
         ("policy.modules", json!({}), "policy.modules"),
@@ -117,11 +93,7 @@ fn each_bad_field_is_named() {
             json!("package access.jit\nallow if {"),
             "policy.modules.jit.rego",
         ),
-        (
-            "policy.entrypoint",
-            json!("data.access.jit.nope"),
-            "policy.entrypoint",
-        ),
+        ("policy.entrypoint", json!("data.access.jit.nope"), "policy.entrypoint"),
         ("policy.entrypoint", json!("allow"), "policy.entrypoint"),
         ("policy.data", json!([1]), "policy.data"),
         ("policy.rego_v0", json!("no"), "policy.rego_v0"),
@@ -142,10 +114,7 @@ fn each_bad_field_is_named() {
         };
         let e = refused(&cfg);
         assert_eq!(e.field(), Some(field), "{path} = {value}: {e}");
-        assert!(
-            e.to_string().contains(field),
-            "message names the field: {e}"
-        );
+        assert!(e.to_string().contains(field), "message names the field: {e}");
     }
 }
 

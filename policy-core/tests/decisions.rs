@@ -50,10 +50,7 @@ fn seed_policy_allows_inside_the_window_only() {
     let d = g.decide(&request_with(&t), exp + 30 * SEC);
     assert_eq!((d.status, d.reason.code()), (401, "token_expired"));
     // Before nbf but within leeway: the policy denies; beyond leeway: not yet valid.
-    assert_eq!(
-        g.decide(&request_with(&t), nbf - 1).reason.code(),
-        "policy_denied"
-    );
+    assert_eq!(g.decide(&request_with(&t), nbf - 1).reason.code(), "policy_denied");
     assert_eq!(
         g.decide(&request_with(&t), nbf - 31 * SEC).reason.code(),
         "token_not_yet_valid"
@@ -65,10 +62,7 @@ fn seed_policy_denies_the_wrong_role() {
     let mut c = claims();
     c["jit"]["role"] = json!("analyst");
     let d = seed_gate().decide(&request_with(&token(&c)), NOW);
-    assert_eq!(
-        (d.allow, d.status, d.reason.code()),
-        (false, 403, "policy_denied")
-    );
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_denied"));
     let body: Value = serde_json::from_str(&local(&d).body).unwrap();
     assert_eq!(
         body,
@@ -79,19 +73,13 @@ fn seed_policy_denies_the_wrong_role() {
 #[test]
 fn missing_token_is_401_with_www_authenticate() {
     let d = seed_gate().decide(&Request::new("GET", "/orders"), NOW);
-    assert_eq!(
-        (d.allow, d.status, d.reason.code()),
-        (false, 401, "token_missing")
-    );
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 401, "token_missing"));
     let r = local(&d);
     assert_eq!(r.status, 401);
-    assert!(r.headers.contains(&(
-        "www-authenticate".into(),
-        "JIT-Approval error=\"token_missing\"".into()
-    )));
     assert!(r
         .headers
-        .contains(&("content-type".into(), "application/json".into())));
+        .contains(&("www-authenticate".into(), "JIT-Approval error=\"token_missing\"".into())));
+    assert!(r.headers.contains(&("content-type".into(), "application/json".into())));
     let body: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(body["reason"], "token_missing");
     assert_eq!(body["error"], "access_denied");
@@ -123,29 +111,21 @@ fn allowed_requests_lose_the_token_and_gain_x_jit_headers() {
     let f = forward(&d);
     assert!(f.remove_headers.contains(&"x-jit-approval".to_string()));
     for h in ["x-jit-approval-id", "x-jit-subject", "x-jit-expires"] {
-        assert!(
-            f.remove_headers.contains(&h.to_string()),
-            "client copy of {h} removed"
-        );
+        assert!(f.remove_headers.contains(&h.to_string()), "client copy of {h} removed");
     }
     assert_eq!(
         f.add_headers,
         vec![
             ("x-jit-approval-id".to_string(), "appr-1".to_string()),
             ("x-jit-subject".to_string(), "alice@example.com".to_string()),
-            (
-                "x-jit-expires".to_string(),
-                "2026-11-26T11:00:00Z".to_string()
-            ),
+            ("x-jit-expires".to_string(), "2026-11-26T11:00:00Z".to_string()),
         ]
     );
     // With token.forward the token header stays.
     let mut cfg = config_with(SEED_POLICY);
     cfg["token"] = json!({"forward": true});
     let d = gate(&cfg).decide(&request_with(&t), NOW);
-    assert!(!forward(&d)
-        .remove_headers
-        .contains(&"x-jit-approval".to_string()));
+    assert!(!forward(&d).remove_headers.contains(&"x-jit-approval".to_string()));
 }
 
 #[test]
@@ -175,20 +155,12 @@ result := {"allow": true, "reason": "read ok", "headers": {"x-scope": "read", "x
         &Request::new("DELETE", "/orders/1").header("x-jit-approval", t.clone()),
         NOW,
     );
-    assert_eq!(
-        (d.allow, d.status, d.reason.code()),
-        (false, 423, "policy_denied")
-    );
-    assert_eq!(
-        d.policy_reason.as_deref(),
-        Some("change freeze until Monday")
-    );
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 423, "policy_denied"));
+    assert_eq!(d.policy_reason.as_deref(), Some("change freeze until Monday"));
     let r = local(&d);
     assert!(r.headers.contains(&("retry-after".into(), "3600".into())));
     assert!(
-        !r.headers
-            .iter()
-            .any(|(n, v)| n == "www-authenticate" && v == "x"),
+        !r.headers.iter().any(|(n, v)| n == "www-authenticate" && v == "x"),
         "policy cannot override reserved headers"
     );
     let body: Value = serde_json::from_str(&r.body).unwrap();
@@ -200,8 +172,7 @@ result := {"allow": true, "reason": "read ok", "headers": {"x-scope": "read", "x
     let f = forward(&d);
     assert!(f.add_headers.contains(&("x-scope".into(), "read".into())));
     assert!(
-        !f.add_headers
-            .contains(&("x-jit-subject".into(), "spoof".into())),
+        !f.add_headers.contains(&("x-jit-subject".into(), "spoof".into())),
         "policy cannot set x-jit-*"
     );
     assert_eq!(
@@ -227,16 +198,8 @@ result := {"allow": true, "reason": "read ok", "headers": {"x-scope": "read", "x
 fn policy_errors_deny() {
     let policy = "package access.jit\nallow := {\"allow\": \"yes\"}\n";
     let d = gate(&config_with(policy)).decide(&request_with(&token(&claims())), NOW);
-    assert_eq!(
-        (d.allow, d.status, d.reason.code()),
-        (false, 403, "policy_error")
-    );
-    assert!(d
-        .audit
-        .detail
-        .as_deref()
-        .unwrap_or_default()
-        .contains("allow"));
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_error"));
+    assert!(d.audit.detail.as_deref().unwrap_or_default().contains("allow"));
     // A runtime error (division by zero is undefined in Rego; a type error in a builtin is an error).
     let policy = "package access.jit\nallow if count(input.now_ns) > 0\n";
     let d = gate(&config_with(policy)).decide(&request_with(&token(&claims())), NOW);
@@ -264,8 +227,7 @@ fn rego_v0_needs_the_flag() {
 
 #[test]
 fn time_now_ns_in_the_policy_is_the_now_given_to_decide() {
-    let policy =
-        "package access.jit\nallow if time.now_ns() == input.now_ns\nseen := time.now_ns()\n";
+    let policy = "package access.jit\nallow if time.now_ns() == input.now_ns\nseen := time.now_ns()\n";
     let g = gate(&config_with(policy));
     for now in [NOW, NOW + 1, NOW + 123_456_789, 0, -5] {
         let d = g.decide(&Request::new("GET", "/healthz"), now);
@@ -422,12 +384,7 @@ fn audit_record_has_every_field() {
         NOW,
     );
     assert_eq!(d.audit.subject, None);
-    assert!(d
-        .audit
-        .detail
-        .as_deref()
-        .unwrap()
-        .starts_with("token_signature: "));
+    assert!(d.audit.detail.as_deref().unwrap().starts_with("token_signature: "));
 }
 
 #[test]
@@ -453,18 +410,9 @@ fn cached_tokens_decide_exactly_like_fresh_ones() {
     let exp = (NOW_S + 3600) * SEC;
     let requests = [
         (request_with(&t).header("x-user", "alice@example.com"), NOW),
-        (
-            request_with(&t).header("x-user", "alice@example.com"),
-            exp + 1,
-        ),
-        (
-            request_with(&t).header("x-user", "alice@example.com"),
-            exp + 30 * SEC,
-        ),
-        (
-            request_with(&t).header("x-user", "mallory@example.com"),
-            NOW,
-        ),
+        (request_with(&t).header("x-user", "alice@example.com"), exp + 1),
+        (request_with(&t).header("x-user", "alice@example.com"), exp + 30 * SEC),
+        (request_with(&t).header("x-user", "mallory@example.com"), NOW),
         (request_with(&t), NOW),
         (request_with(&t).header("x-user", "alice@example.com"), NOW),
     ];
@@ -486,8 +434,6 @@ fn verify_reports_claims_or_a_code_without_the_policy() {
     let a = g.verify(&token(&claims()), NOW, &facts).unwrap();
     assert_eq!(a.subject, "alice@example.com");
     assert_eq!(a.expires, (NOW_S + 3600) as u64);
-    let e = g
-        .verify(&token(&claims()), (NOW_S + 4000) * SEC, &facts)
-        .unwrap_err();
+    let e = g.verify(&token(&claims()), (NOW_S + 4000) * SEC, &facts).unwrap_err();
     assert_eq!(e.error.code(), "token_expired");
 }

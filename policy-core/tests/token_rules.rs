@@ -46,10 +46,7 @@ fn a_good_token_is_allowed_with_either_algorithm() {
 fn shape_three_segments_base64url_json() {
     let good = token(&claims());
     let parts: Vec<&str> = good.split('.').collect();
-    assert_eq!(
-        code(&format!("{}.{}", parts[0], parts[1])),
-        "token_malformed"
-    );
+    assert_eq!(code(&format!("{}.{}", parts[0], parts[1])), "token_malformed");
     assert_eq!(code(&format!("{good}.x")), "token_malformed");
     // Padding, standard alphabet and non-canonical trailing bits are not base64url.
     assert_eq!(
@@ -67,25 +64,13 @@ fn shape_three_segments_base64url_json() {
         'A' => 'B',
         c => char::from_u32(c as u32 ^ 1).unwrap(),
     };
-    let noncanonical = format!(
-        "{}.{}.{}{}",
-        parts[0],
-        parts[1],
-        &sig[..sig.len() - 1],
-        bumped
-    );
+    let noncanonical = format!("{}.{}.{}{}", parts[0], parts[1], &sig[..sig.len() - 1], bumped);
     assert_eq!(code(&noncanonical), "token_malformed");
     // Header or payload not a JSON object.
     let h = b64url_encode(b"[1]");
-    assert_eq!(
-        code(&format!("{h}.{}.{}", parts[1], parts[2])),
-        "token_malformed"
-    );
+    assert_eq!(code(&format!("{h}.{}.{}", parts[1], parts[2])), "token_malformed");
     let p = b64url_encode(b"not json");
-    assert_eq!(
-        code(&format!("{}.{p}.{}", parts[0], parts[2])),
-        "token_malformed"
-    );
+    assert_eq!(code(&format!("{}.{p}.{}", parts[0], parts[2])), "token_malformed");
 }
 
 #[test]
@@ -106,11 +91,7 @@ fn shape_duplicate_members_in_header_or_payload() {
     );
     // The same payload without the duplicate is fine.
     assert_eq!(
-        code(&mint::sign_raw(
-            header,
-            claims().to_string().as_bytes(),
-            &key
-        )),
+        code(&mint::sign_raw(header, claims().to_string().as_bytes(), &key)),
         "allowed"
     );
 }
@@ -125,10 +106,7 @@ fn shape_nesting_deeper_than_32_is_malformed() {
         v
     }
     // Outer object (1) + jit (2) + `extra` arrays.
-    assert_eq!(
-        code(&token(&with(claims(), &["jit", "extra"], nested(30)))),
-        "allowed"
-    );
+    assert_eq!(code(&token(&with(claims(), &["jit", "extra"], nested(30)))), "allowed");
     assert_eq!(
         code(&token(&with(claims(), &["jit", "extra"], nested(31)))),
         "token_malformed"
@@ -161,24 +139,12 @@ fn header_required_fields_and_forbidden_fields() {
     for missing in ["alg", "kid"] {
         let mut h = std_header();
         h.as_object_mut().unwrap().remove(missing);
-        assert_eq!(
-            code(&token_with_header(&h, &c)),
-            "token_malformed",
-            "without {missing}"
-        );
+        assert_eq!(code(&token_with_header(&h, &c)), "token_malformed", "without {missing}");
     }
     for forbidden in ["crit", "b64", "jku", "x5u", "jwk", "cty"] {
         let mut h = std_header();
-        h[forbidden] = json!(if forbidden == "b64" {
-            json!(false)
-        } else {
-            json!("x")
-        });
-        assert_eq!(
-            code(&token_with_header(&h, &c)),
-            "token_malformed",
-            "with {forbidden}"
-        );
+        h[forbidden] = json!(if forbidden == "b64" { json!(false) } else { json!("x") });
+        assert_eq!(code(&token_with_header(&h, &c)), "token_malformed", "with {forbidden}");
     }
     // Other header fields are ignored.
     let mut h = std_header();
@@ -212,11 +178,7 @@ fn alg_none_hs_and_case_variants_are_refused() {
                 .to_string()
                 .as_bytes(),
         );
-        assert_eq!(
-            code(&format!("{h}.{payload}.")),
-            "token_algorithm",
-            "{alg} unsigned"
-        );
+        assert_eq!(code(&format!("{h}.{payload}.")), "token_algorithm", "{alg} unsigned");
     }
     for alg in [
         "HS256", "RS256", "PS256", "ES384", "ES512", "eddsa", "EDDSA", "es256", "Ed25519",
@@ -245,21 +207,11 @@ fn the_key_fixes_the_algorithm() {
 #[test]
 fn issuer_must_be_configured() {
     assert_eq!(
-        code(&token(&with(
-            claims(),
-            &["iss"],
-            json!("https://evil.example.com")
-        ))),
+        code(&token(&with(claims(), &["iss"], json!("https://evil.example.com")))),
         "token_issuer"
     );
-    assert_eq!(
-        code(&token(&without(claims(), &["iss"]))),
-        "token_malformed"
-    );
-    assert_eq!(
-        code(&token(&with(claims(), &["iss"], json!(7)))),
-        "token_malformed"
-    );
+    assert_eq!(code(&token(&without(claims(), &["iss"]))), "token_malformed");
+    assert_eq!(code(&token(&with(claims(), &["iss"], json!(7)))), "token_malformed");
 }
 
 #[test]
@@ -293,14 +245,11 @@ fn signatures_that_do_not_verify() {
         );
     }
     // Signed by a key that is not the configured one.
-    assert_eq!(
-        code(&mint::mint(&claims(), &stranger_key(), "ed1")),
-        "token_signature"
-    );
+    assert_eq!(code(&mint::mint(&claims(), &stranger_key(), "ed1")), "token_signature");
     // Ed25519 with S + L (non-canonical scalar) is refused by strict verification.
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut s = sig_bytes.clone();
     let mut carry = 0u16;
@@ -335,10 +284,7 @@ fn es256_signature_must_be_raw_r_s() {
     );
     // The high-S twin of a valid signature is valid ECDSA (Wycheproof P1363 agrees).
     let high = p256::ecdsa::Signature::from_scalars(sig.r(), -*sig.s()).unwrap();
-    assert_eq!(
-        code(&format!("{input}.{}", b64url_encode(&high.to_bytes()))),
-        "allowed"
-    );
+    assert_eq!(code(&format!("{input}.{}", b64url_encode(&high.to_bytes()))), "allowed");
 }
 
 // --- claims -----------------------------------------------------------------------
@@ -391,11 +337,7 @@ fn required_claims_and_types() {
     }
     // The largest time allowed is 2^53 - 1: the window is then just malformed by length or time, not type.
     assert_ne!(
-        code(&token(&with(
-            claims(),
-            &["iat"],
-            json!(9_007_199_254_740_991u64)
-        ))),
+        code(&token(&with(claims(), &["iat"], json!(9_007_199_254_740_991u64)))),
         "token_malformed"
     );
 }
@@ -438,15 +380,9 @@ fn time_window_with_leeway() {
     let exp = (NOW_S + 3600) * SEC;
     let leeway = 30 * SEC;
     assert_eq!(decide_token(&t, nbf - leeway).reason.code(), "allowed");
-    assert_eq!(
-        decide_token(&t, nbf - leeway - 1).reason.code(),
-        "token_not_yet_valid"
-    );
+    assert_eq!(decide_token(&t, nbf - leeway - 1).reason.code(), "token_not_yet_valid");
     assert_eq!(decide_token(&t, exp + leeway - 1).reason.code(), "allowed");
-    assert_eq!(
-        decide_token(&t, exp + leeway).reason.code(),
-        "token_expired"
-    );
+    assert_eq!(decide_token(&t, exp + leeway).reason.code(), "token_expired");
     // iat in the future beyond the leeway.
     let c = with(claims(), &["iat"], json!(NOW_S + 31));
     assert_eq!(code(&token(&c)), "token_not_yet_valid");
@@ -461,14 +397,8 @@ fn leeway_is_per_issuer() {
     let g = gate(&cfg);
     let t = token(&claims());
     let exp = (NOW_S + 3600) * SEC;
-    assert_eq!(
-        g.decide(&request_with(&t), exp - 1).reason.code(),
-        "allowed"
-    );
-    assert_eq!(
-        g.decide(&request_with(&t), exp).reason.code(),
-        "token_expired"
-    );
+    assert_eq!(g.decide(&request_with(&t), exp - 1).reason.code(), "allowed");
+    assert_eq!(g.decide(&request_with(&t), exp).reason.code(), "token_expired");
 }
 
 // --- resource, revocation, identity, binding ---------------------------------------
@@ -476,11 +406,7 @@ fn leeway_is_per_issuer() {
 #[test]
 fn resource_must_match_the_configured_one() {
     assert_eq!(
-        code(&token(&with(
-            claims(),
-            &["jit", "resource"],
-            json!("prod-database")
-        ))),
+        code(&token(&with(claims(), &["jit", "resource"], json!("prod-database")))),
         "token_resource_mismatch"
     );
     assert_eq!(
@@ -494,15 +420,8 @@ fn resource_must_match_the_configured_one() {
     // Without a configured resource any resource passes the token layer.
     let mut cfg = config_with(TOKEN_ONLY_POLICY);
     cfg.as_object_mut().unwrap().remove("resource");
-    let t = token(&with(
-        claims(),
-        &["jit", "resource"],
-        json!("prod-database"),
-    ));
-    assert_eq!(
-        gate(&cfg).decide(&request_with(&t), NOW).reason.code(),
-        "allowed"
-    );
+    let t = token(&with(claims(), &["jit", "resource"], json!("prod-database")));
+    assert_eq!(gate(&cfg).decide(&request_with(&t), NOW).reason.code(), "allowed");
 }
 
 #[test]
@@ -511,16 +430,11 @@ fn revoked_approvals_grant_nothing() {
     cfg["revoked"] = json!(["appr-0", "appr-1"]);
     let g = gate(&cfg);
     assert_eq!(
-        g.decide(&request_with(&token(&claims())), NOW)
-            .reason
-            .code(),
+        g.decide(&request_with(&token(&claims())), NOW).reason.code(),
         "token_revoked"
     );
     let other = token(&with(claims(), &["jti"], json!("appr-2")));
-    assert_eq!(
-        g.decide(&request_with(&other), NOW).reason.code(),
-        "allowed"
-    );
+    assert_eq!(g.decide(&request_with(&other), NOW).reason.code(), "allowed");
 }
 
 #[test]
@@ -529,10 +443,7 @@ fn identity_header_must_equal_sub() {
     cfg["identity"] = json!({"header": "x-authenticated-user"});
     let g = gate(&cfg);
     let t = token(&claims());
-    assert_eq!(
-        g.decide(&request_with(&t), NOW).reason.code(),
-        "token_subject_mismatch"
-    );
+    assert_eq!(g.decide(&request_with(&t), NOW).reason.code(), "token_subject_mismatch");
     let r = request_with(&t).header("x-authenticated-user", "mallory@example.com");
     assert_eq!(g.decide(&r, NOW).reason.code(), "token_subject_mismatch");
     let r = request_with(&t).header("X-Authenticated-User", "alice@example.com");
@@ -545,10 +456,7 @@ fn identity_peer_principal_must_equal_sub() {
     cfg["identity"] = json!({"source": "peer_principal"});
     let g = gate(&cfg);
     let t = token(&with(claims(), &["sub"], json!("spiffe://corp/alice")));
-    assert_eq!(
-        g.decide(&request_with(&t), NOW).reason.code(),
-        "token_subject_mismatch"
-    );
+    assert_eq!(g.decide(&request_with(&t), NOW).reason.code(), "token_subject_mismatch");
     let r = request_with(&t).principal("spiffe://corp/bob");
     assert_eq!(g.decide(&r, NOW).reason.code(), "token_subject_mismatch");
     let r = request_with(&t).principal("spiffe://corp/alice");
@@ -560,10 +468,7 @@ fn cnf_binds_the_token_to_a_client_certificate() {
     let digest = b64url_encode(&[7u8; 32]);
     let t = token(&with(claims(), &["cnf"], json!({"x5t#S256": digest})));
     let g = gate(&config_with(TOKEN_ONLY_POLICY));
-    assert_eq!(
-        g.decide(&request_with(&t), NOW).reason.code(),
-        "token_binding_mismatch"
-    );
+    assert_eq!(g.decide(&request_with(&t), NOW).reason.code(), "token_binding_mismatch");
     let r = request_with(&t).certificate_sha256(b64url_encode(&[8u8; 32]));
     assert_eq!(g.decide(&r, NOW).reason.code(), "token_binding_mismatch");
     let r = request_with(&t).certificate_sha256(digest);
@@ -574,11 +479,7 @@ fn cnf_binds_the_token_to_a_client_certificate() {
 
 #[test]
 fn the_first_failing_check_decides_the_code() {
-    let expired_wrong_aud = with(
-        with(claims(), &["exp"], json!(NOW_S - 10)),
-        &["aud"],
-        json!("x"),
-    );
+    let expired_wrong_aud = with(with(claims(), &["exp"], json!(NOW_S - 10)), &["aud"], json!("x"));
     assert_eq!(
         code(&token(&expired_wrong_aud)),
         "token_audience",
@@ -597,11 +498,7 @@ fn the_first_failing_check_decides_the_code() {
     let mut h = std_header();
     h.as_object_mut().unwrap().remove("typ");
     h["alg"] = json!("HS256");
-    assert_eq!(
-        code(&token_with_header(&h, &claims())),
-        "token_type",
-        "typ before alg"
-    );
+    assert_eq!(code(&token_with_header(&h, &claims())), "token_type", "typ before alg");
 
     let mut h = std_header();
     h.as_object_mut().unwrap().remove("typ");
@@ -663,21 +560,13 @@ fn the_first_failing_check_decides_the_code() {
     cfg["revoked"] = json!(["appr-1"]);
     cfg["identity"] = json!({"header": "x-authenticated-user"});
     let g = gate(&cfg);
-    let t = token(&with(
-        claims(),
-        &["jit", "resource"],
-        json!("prod-database"),
-    ));
+    let t = token(&with(claims(), &["jit", "resource"], json!("prod-database")));
     assert_eq!(
         g.decide(&request_with(&t), NOW).reason.code(),
         "token_resource_mismatch",
         "resource before revocation"
     );
-    let t = token(&with(
-        claims(),
-        &["cnf"],
-        json!({"x5t#S256": b64url_encode(&[7; 32])}),
-    ));
+    let t = token(&with(claims(), &["cnf"], json!({"x5t#S256": b64url_encode(&[7; 32])})));
     assert_eq!(
         g.decide(&request_with(&t), NOW).reason.code(),
         "token_revoked",
@@ -705,10 +594,7 @@ fn every_code_is_reachable() {
     let user = |r: jitgate_core::Request| r.header("x-user", "alice@example.com");
     let mut h = std_header();
     let cases: Vec<(&str, jitgate_core::Request)> = vec![
-        (
-            "token_missing",
-            user(jitgate_core::Request::new("GET", "/")),
-        ),
+        ("token_missing", user(jitgate_core::Request::new("GET", "/"))),
         ("token_malformed", user(request_with("a.b"))),
         ("token_type", {
             h["typ"] = json!("JWT");
@@ -738,43 +624,23 @@ fn every_code_is_reachable() {
         ),
         (
             "token_not_yet_valid",
-            user(request_with(&token(&with(
-                claims(),
-                &["nbf"],
-                json!(NOW_S + 100),
-            )))),
+            user(request_with(&token(&with(claims(), &["nbf"], json!(NOW_S + 100))))),
         ),
         (
             "token_expired",
-            user(request_with(&token(&with(
-                claims(),
-                &["exp"],
-                json!(NOW_S - 31),
-            )))),
+            user(request_with(&token(&with(claims(), &["exp"], json!(NOW_S - 31))))),
         ),
         (
             "token_window_too_long",
-            user(request_with(&token(&with(
-                claims(),
-                &["exp"],
-                json!(NOW_S + 90_000),
-            )))),
+            user(request_with(&token(&with(claims(), &["exp"], json!(NOW_S + 90_000))))),
         ),
         (
             "token_revoked",
-            user(request_with(&token(&with(
-                claims(),
-                &["jti"],
-                json!("revoked-1"),
-            )))),
+            user(request_with(&token(&with(claims(), &["jti"], json!("revoked-1"))))),
         ),
         (
             "token_resource_mismatch",
-            user(request_with(&token(&with(
-                claims(),
-                &["jit", "resource"],
-                json!("x"),
-            )))),
+            user(request_with(&token(&with(claims(), &["jit", "resource"], json!("x"))))),
         ),
         ("token_subject_mismatch", request_with(&token(&claims()))),
         (

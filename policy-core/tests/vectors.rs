@@ -42,11 +42,8 @@ fn every_vector_decides_as_expected() {
         }
         let d = gate.decide(&request, now_ns(&case["now"]));
         let want = &case["expect"];
-        let got =
-            serde_json::json!({"allow": d.allow, "status": d.status, "reason": d.reason.code()});
-        let matches = ["allow", "status", "reason"]
-            .iter()
-            .all(|k| want[*k] == got[*k])
+        let got = serde_json::json!({"allow": d.allow, "status": d.status, "reason": d.reason.code()});
+        let matches = ["allow", "status", "reason"].iter().all(|k| want[*k] == got[*k])
             && want
                 .get("policy_reason")
                 .is_none_or(|p| Some(p.as_str().unwrap()) == d.policy_reason.as_deref());
@@ -61,9 +58,7 @@ fn every_vector_decides_as_expected() {
 #[test]
 fn the_corpus_embeds_the_shipped_seed_policy() {
     let corpus: Value = serde_json::from_str(CORPUS).unwrap();
-    let embedded = corpus["config"]["policy"]["modules"]["jit.rego"]
-        .as_str()
-        .unwrap();
+    let embedded = corpus["config"]["policy"]["modules"]["jit.rego"].as_str().unwrap();
     assert_eq!(
         embedded,
         include_str!("../../policies/jit.rego"),

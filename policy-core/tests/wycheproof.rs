@@ -23,9 +23,7 @@ fn vectors_dir() -> PathBuf {
         .into_iter()
         .flatten()
         .find(|p| p.join("wycheproof").is_dir())
-        .unwrap_or_else(|| {
-            panic!("Wycheproof vectors not found: set JITGATE_VECTORS to the shared/vectors folder")
-        })
+        .unwrap_or_else(|| panic!("Wycheproof vectors not found: set JITGATE_VECTORS to the shared/vectors folder"))
 }
 
 fn load(name: &str) -> Value {
@@ -144,10 +142,7 @@ fn jws_accepted(jws: &str, key_jwk: &Value) -> bool {
     let Ok(parsed) = CompactJws::parse(jws) else {
         return false;
     };
-    if FORBIDDEN_HEADERS
-        .iter()
-        .any(|h| parsed.header.contains_key(*h))
-    {
+    if FORBIDDEN_HEADERS.iter().any(|h| parsed.header.contains_key(*h)) {
         return false;
     }
     let Some(alg) = parsed
@@ -158,8 +153,7 @@ fn jws_accepted(jws: &str, key_jwk: &Value) -> bool {
     else {
         return false;
     };
-    if alg != key.alg || parsed.header.get("kid").and_then(Value::as_str) != Some(key.kid.as_str())
-    {
+    if alg != key.alg || parsed.header.get("kid").and_then(Value::as_str) != Some(key.kid.as_str()) {
         return false;
     }
     verify_signature(&key.material, parsed.signing_input, &parsed.signature)
@@ -179,16 +173,11 @@ fn json_web_signature_es256_none_and_unsupported() {
     let mut wrong = Vec::new();
     for (group, case) in cases(&data) {
         // Use the group's public key; groups with only a private key get its public part.
-        let mut key = group
-            .get("public")
-            .cloned()
-            .unwrap_or_else(|| group["private"].clone());
+        let mut key = group.get("public").cloned().unwrap_or_else(|| group["private"].clone());
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
             key.as_object_mut().unwrap().remove(private);
         }
-        let accepted = case["jws"]
-            .as_str()
-            .is_some_and(|jws| jws_accepted(jws, &key));
+        let accepted = case["jws"].as_str().is_some_and(|jws| jws_accepted(jws, &key));
         let want = case["result"].as_str().unwrap();
         match header_alg(&case["jws"]).as_deref() {
             Some("ES256") => {

@@ -8,10 +8,7 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 
 fn jitgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jitgate"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_jitgate")).args(args).output().unwrap()
 }
 
 fn repo() -> PathBuf {
@@ -68,11 +65,7 @@ fn sign_demo(extra: &[&str]) -> String {
     ];
     args.extend_from_slice(extra);
     let out = jitgate(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -123,8 +116,7 @@ fn eval_allows_and_denies_with_exit_zero() {
 #[test]
 fn eval_token_flag_replaces_the_request_header() {
     let token = sign_demo(&[]);
-    let request =
-        json!({"method": "GET", "path": "/orders", "headers": {"x-jit-approval": "garbage"}});
+    let request = json!({"method": "GET", "path": "/orders", "headers": {"x-jit-approval": "garbage"}});
     let d = stdout_json(&eval(Some(&token), "2026-11-26T10:30:00Z", &request));
     assert_eq!(d["reason"], "allowed");
     let d = stdout_json(&eval(None, "2026-11-26T10:30:00Z", &request));
@@ -136,19 +128,10 @@ fn eval_errors_exit_2_naming_the_field() {
     let request = json!({"method": "GET", "path": "/"});
     let req = write(&tmp("ok-req.json"), &request);
     let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join(EXAMPLE_CONFIG)).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(repo().join(EXAMPLE_CONFIG)).unwrap()).unwrap();
     config["issuers"][0]["leeway_s"] = json!(301);
     let bad = write(&tmp("bad-config.json"), &config);
-    let out = jitgate(&[
-        "eval",
-        "--config",
-        &bad,
-        "--request",
-        &req,
-        "--now",
-        "1795689000",
-    ]);
+    let out = jitgate(&["eval", "--config", &bad, "--request", &req, "--now", "1795689000"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("issuers[0].leeway_s"), "{err}");
@@ -195,11 +178,7 @@ fn eval_errors_exit_2_naming_the_field() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tuesday"));
 
     let out = jitgate(&["eval", "--config", config.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "missing arguments are usage errors"
-    );
+    assert_eq!(out.status.code(), Some(2), "missing arguments are usage errors");
 }
 
 #[test]
@@ -231,8 +210,7 @@ fn token_keygen_sign_verify_inspect_round_trip() {
             );
         }
         let mut config: Value =
-            serde_json::from_str(&std::fs::read_to_string(repo().join(EXAMPLE_CONFIG)).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(repo().join(EXAMPLE_CONFIG)).unwrap()).unwrap();
         config["issuers"][0]["jwks"] = out["jwks"].clone();
         let config_file = write(&tmp(&format!("c-{alg}.json")), &config);
 
@@ -301,11 +279,7 @@ fn token_keygen_sign_verify_inspect_round_trip() {
 #[test]
 fn demo_runs_and_shows_each_decision_class() {
     let out = jitgate(&["demo", "--now", "2026-11-26T10:30:00Z", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reasons: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

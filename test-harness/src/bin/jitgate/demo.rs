@@ -3,11 +3,13 @@
 //! role, revoked, no token, health check — and prints each decision and its audit
 //! record.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::timefmt::rfc3339_from_ns;
 use jitgate_core::{Algorithm, Config, Decision, Request};
+use jitgate_harness::jitgate::{envoy_request, last_audit};
+use jitgate_harness::{FilterModule, Host, Outcome};
 use serde_json::{json, Value};
 
 use crate::files;
@@ -25,6 +27,10 @@ pub struct DemoArgs {
     /// Print the audit records as compact JSON lines only.
     #[arg(long)]
     json: bool,
+    /// Also run every request through this compiled filter in the harness (as Envoy
+    /// would) and show that it decides exactly like the native core.
+    #[arg(long, value_name = "F.wasm")]
+    filter: Option<std::path::PathBuf>,
 }
 
 struct Step {
@@ -60,10 +66,21 @@ fn demo(args: DemoArgs) -> Result<()> {
     config["revoked"] = json!(["appr-revoked-7"]);
     let issuer = config["issuers"][0]["issuer"].clone();
     let audience = config["issuers"][0]["audience"].clone();
+    let config_text = config.to_string();
     let gate = files::gate(
         Config::from_json(config).map_err(|e| anyhow!("embedded configuration: {e}"))?,
         "embedded".as_ref(),
     )?;
+    let mut host = match &args.filter {
+        Some(path) => {
+            let module = FilterModule::load(path).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+            let mut host = Host::new(&module).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+            host.configure(&config_text)
+                .map_err(|e| anyhow!("the filter refused the demo configuration: {e}"))?;
+            Some(host)
+        }
+        None => None,
+    };
 
     // 3. Approvals as an approval service would sign them.
     let approval = |sub: &str, role: &str, jti: &str| {
@@ -124,22 +141,80 @@ fn demo(args: DemoArgs) -> Result<()> {
             "jitgate demo — embedded policy `policies/jit.rego`, demo key `{kid}` (fresh), time {}",
             rfc3339_from_ns(now)
         );
+        match &args.filter {
+            Some(path) => {
+                println!(
+                    "each request decided by the Envoy filter `{}` in the proxy-wasm host, and by the native core",
+                    path.display()
+                )
+            }
+            None => {
+                println!("each request decided by the native core (pass --filter F.wasm to run the Envoy filter too)")
+            }
+        }
         println!();
     }
     for step in &steps {
         let started = std::time::Instant::now();
         let mut d = gate.decide(&step.request, step.at_ns);
         d.audit.eval_ns = u64::try_from(started.elapsed().as_nanos()).ok();
-        if args.json {
-            println!("{}", d.audit.to_json_line());
-        } else {
-            print_step(step, &d);
+        let filtered = match host.as_mut() {
+            Some(host) => Some(through_filter(host, step)?),
+            None => None,
+        };
+        match &filtered {
+            Some((outcome, audit)) => {
+                let same = audit.get("reason").and_then(Value::as_str) == Some(d.reason.code())
+                    && audit.get("status").and_then(Value::as_u64) == Some(u64::from(d.status));
+                if !same {
+                    bail!(
+                        "the filter and the native core disagree on `{}`: filter {audit}, native {}",
+                        step.what,
+                        d.audit.to_json_line()
+                    );
+                }
+                if args.json {
+                    println!("{audit}");
+                } else {
+                    print_step(step, &d, Some(outcome), audit);
+                }
+            }
+            None if args.json => println!("{}", d.audit.to_json_line()),
+            None => print_step(step, &d, None, &d.audit.to_json()),
         }
     }
     Ok(())
 }
 
-fn print_step(step: &Step, d: &Decision) {
+/// The step through the filter: what Envoy does with the request, and the filter's
+/// audit record.
+fn through_filter(host: &mut Host, step: &Step) -> Result<(String, Value)> {
+    let outcome = host
+        .request(envoy_request(&step.request, step.at_ns))
+        .map_err(|e| anyhow!("filter: {e}"))?;
+    let audit = last_audit(host).ok_or_else(|| anyhow!("the filter logged no audit record"))?;
+    let what = match &outcome {
+        Outcome::Forwarded { headers, .. } => {
+            let jit: Vec<String> = headers
+                .iter()
+                .filter(|(n, _)| n.starts_with("x-jit-"))
+                .map(|(n, v)| format!("{n}: {v}"))
+                .collect();
+            if jit.is_empty() {
+                "forwarded upstream".to_owned()
+            } else {
+                format!("forwarded upstream with {}", jit.join(", "))
+            }
+        }
+        Outcome::LocalResponse { status, body, .. } => {
+            format!("local response {status} {}", String::from_utf8_lossy(body))
+        }
+        other => format!("{other:?}"),
+    };
+    Ok((what, audit))
+}
+
+fn print_step(step: &Step, d: &Decision, envoy: Option<&String>, audit: &Value) {
     let verdict = if d.allow { "ALLOW" } else { "DENY " };
     println!(
         "{verdict} {} {:<24} {} {}   — {}",
@@ -149,5 +224,8 @@ fn print_step(step: &Step, d: &Decision) {
         step.request.path,
         step.what
     );
-    println!("      audit: {}", d.audit.to_json_line());
+    if let Some(what) = envoy {
+        println!("      envoy: {what}");
+    }
+    println!("      audit: {audit}");
 }

@@ -33,12 +33,8 @@ pub struct EvalArgs {
 
 /// Puts `token` behind the prefix into `header`, replacing any token already there.
 pub fn with_token(mut request: Request, header: &str, prefix: &str, token: &str) -> Request {
-    request
-        .headers
-        .retain(|(n, _)| !n.eq_ignore_ascii_case(header));
-    request
-        .headers
-        .push((header.to_owned(), format!("{prefix}{token}")));
+    request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
+    request.headers.push((header.to_owned(), format!("{prefix}{token}")));
     request
 }
 

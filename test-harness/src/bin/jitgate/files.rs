@@ -29,8 +29,8 @@ pub fn load_config(path: &Path, policies: &[PathBuf]) -> Result<Config> {
     let config = if policies.is_empty() {
         Config::from_json_str(&text)
     } else {
-        let mut value: Value = serde_json::from_str(&text)
-            .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+        let mut value: Value =
+            serde_json::from_str(&text).with_context(|| format!("`{}` is not valid JSON", path.display()))?;
         let modules = value
             .pointer_mut("/policy/modules")
             .and_then(Value::as_object_mut)
@@ -68,8 +68,7 @@ pub fn load_request(path: &Path) -> Result<Request> {
 
 /// Parses TIME: RFC 3339 or integer Unix seconds, into ns since the epoch.
 pub fn parse_time(text: &str) -> Result<i64> {
-    parse_time_ns(text)
-        .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or integer Unix seconds"))
+    parse_time_ns(text).ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or integer Unix seconds"))
 }
 
 /// A token argument: the token itself, or `@FILE` to read it from a file.
@@ -84,11 +83,7 @@ pub fn token_arg(arg: &str) -> Result<String> {
 pub fn load_signing_key(path: &Path) -> Result<(SigningKey, String)> {
     let jwk = read_json(path)?;
     let key = SigningKey::from_jwk(&jwk).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
-    let kid = jwk
-        .get("kid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned();
     Ok((key, kid))
 }
 

@@ -8,6 +8,11 @@
 mod demo;
 mod eval;
 mod files;
+mod rego_tests;
+mod report;
+mod run_cmd;
+mod scenarios;
+mod test_cmd;
 mod token;
 
 use std::process::ExitCode;
@@ -26,9 +31,13 @@ struct Cli {
 enum Command {
     /// One decision from the native core, printed as JSON.
     Eval(eval::EvalArgs),
+    /// One request through the compiled filter in the harness, printed as JSON.
+    Run(run_cmd::RunArgs),
     /// Keys and tokens: keygen, sign, verify, inspect.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
+    /// Run Rego unit tests (`test_*` rules) and scenario files (`*.scenarios.json`).
+    Test(test_cmd::TestArgs),
     /// The demo: mint a key and approvals, decide a handful of requests.
     Demo(demo::DemoArgs),
 }
@@ -67,7 +76,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval::run(args),
+        Command::Run(args) => run_cmd::run(args),
         Command::Token(cmd) => token::run(*cmd),
+        Command::Test(args) => test_cmd::run(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {

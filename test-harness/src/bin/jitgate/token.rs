@@ -181,10 +181,7 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d` into seconds.
 fn parse_duration(text: &str) -> Result<u64> {
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: u64 = number
         .parse()
         .map_err(|_| anyhow!("`{text}` is not a duration (90s, 15m, 1h)"))?;
@@ -195,8 +192,7 @@ fn parse_duration(text: &str) -> Result<u64> {
         "d" => 86_400,
         _ => bail!("`{text}`: unknown unit `{unit}` (s, m, h, d)"),
     };
-    n.checked_mul(scale)
-        .ok_or_else(|| anyhow!("`{text}` is too long"))
+    n.checked_mul(scale).ok_or_else(|| anyhow!("`{text}` is too long"))
 }
 
 fn now_secs() -> Result<i64> {
@@ -226,18 +222,12 @@ fn sign(a: SignArgs) -> Result<()> {
     set("aud", a.aud);
     set("jti", a.jti);
     if !obj.contains_key("jti") {
-        let id: String = random_bytes::<12>()?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id: String = random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect();
         obj.insert("jti".into(), Value::String(format!("appr-{id}")));
     }
     let start = match &a.not_before {
         Some(t) => files::parse_time(t)?.div_euclid(1_000_000_000),
-        None => obj
-            .get("nbf")
-            .and_then(Value::as_i64)
-            .map_or_else(now_secs, Ok)?,
+        None => obj.get("nbf").and_then(Value::as_i64).map_or_else(now_secs, Ok)?,
     };
     if a.not_before.is_some() || !obj.contains_key("nbf") {
         obj.insert("nbf".into(), json!(start));
@@ -246,10 +236,7 @@ fn sign(a: SignArgs) -> Result<()> {
         obj.insert("iat".into(), json!(start));
     }
     if let Some(ttl) = &a.ttl {
-        obj.insert(
-            "exp".into(),
-            json!(start + i64::try_from(parse_duration(ttl)?)?),
-        );
+        obj.insert("exp".into(), json!(start + i64::try_from(parse_duration(ttl)?)?));
     } else if !obj.contains_key("exp") {
         obj.insert("exp".into(), json!(start + 3600));
     }
@@ -292,9 +279,7 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
     let token = files::token_arg(&a.token)?;
     let now = match &a.now {
         Some(t) => files::parse_time(t)?,
-        None => now_secs()
-            .map_err(Failure::from)?
-            .saturating_mul(1_000_000_000),
+        None => now_secs().map_err(Failure::from)?.saturating_mul(1_000_000_000),
     };
     let facts = RequestFacts {
         identity: a.identity.as_deref(),
@@ -336,8 +321,7 @@ fn decode_segment(segment: &str) -> Option<Value> {
 
 fn inspect(a: InspectArgs) -> Result<(), Failure> {
     let token = files::token_arg(&a.token)?;
-    let parsed = CompactJws::parse(&token)
-        .map_err(|e| Failure::negative(format!("token_malformed: {e}")))?;
+    let parsed = CompactJws::parse(&token).map_err(|e| Failure::negative(format!("token_malformed: {e}")))?;
     let claims = decode_segment(token.split('.').nth(1).unwrap_or_default())
         .ok_or_else(|| Failure::negative("token_malformed: payload is not JSON"))?;
     let mut times = Map::new();

@@ -1,0 +1,71 @@
+//! The jitgate filter in this host: translating jitgate's JSON request form into the
+//! request Envoy would hand the filter, and reading the filter's audit lines back.
+//!
+//! `jitgate run`, `jitgate test` (scenarios) and the end-to-end tests all go through
+//! here, so they drive the filter the same way.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Host, Request};
+
+/// Prefix of the filter's audit log lines; the rest of the line is one JSON object.
+pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
+
+/// The request Envoy would present for `request` at `now_ns`: pseudo-headers from the
+/// method, path and `host` header, the other headers as they are, and the properties
+/// the filter reads (`source.address`, `connection.uri_san_peer_certificate`,
+/// `connection.sha256_peer_certificate_digest` in Envoy's hex, `request.id`).
+pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
+    let mut out = Request::new(request.method.clone(), request.path.clone());
+    if let Some(host) = request.effective_host() {
+        out = out.authority(host);
+    }
+    if let Some(scheme) = &request.scheme {
+        out = out.scheme(scheme.clone());
+    }
+    if let Some(protocol) = &request.protocol {
+        out = out.protocol(protocol.clone());
+    }
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("host") || name.starts_with(':') {
+            continue;
+        }
+        out = out.header(name, value.clone());
+    }
+    if let Some(address) = &request.source.address {
+        out = out.property("source.address", address.clone());
+    }
+    if let Some(principal) = &request.source.principal {
+        out = out.property("connection.uri_san_peer_certificate", principal.clone());
+    }
+    if let Some(digest) = request
+        .source
+        .certificate_sha256
+        .as_deref()
+        .and_then(jitgate_core::jws::b64url_decode)
+    {
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        out = out.property("connection.sha256_peer_certificate_digest", hex);
+    }
+    if let Some(id) = request.effective_id() {
+        out = out.property("request.id", id.to_owned());
+    }
+    let nanos = u64::try_from(now_ns).unwrap_or(0);
+    out.at(std::time::UNIX_EPOCH + Duration::from_nanos(nanos))
+}
+
+/// Every audit record the filter has logged in `host`, oldest first.
+pub fn audit_records(host: &Host) -> Vec<Value> {
+    host.log_messages()
+        .into_iter()
+        .filter_map(|m| m.strip_prefix(AUDIT_LOG_PREFIX))
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect()
+}
+
+/// The newest audit record in `host`.
+pub fn last_audit(host: &Host) -> Option<Value> {
+    audit_records(host).pop()
+}
