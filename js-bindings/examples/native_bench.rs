@@ -20,13 +20,10 @@ fn median(mut samples: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: native_bench WORKLOAD.json")?;
+    let path = std::env::args().nth(1).ok_or("usage: native_bench WORKLOAD.json")?;
     let workload: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let gate = Gate::new(&workload["config"].to_string())?;
-    let now =
-        now_ns_from_ms(workload["now_ms"].as_f64().ok_or("now_ms")?).map_err(|e| e.message)?;
+    let now = now_ns_from_ms(workload["now_ms"].as_f64().ok_or("now_ms")?).map_err(|e| e.message)?;
     let iterations = workload["iterations"].as_u64().ok_or("iterations")? as usize;
     let cached = request_from_value(workload["cached"].clone()).map_err(|e| e.message)?;
     let fresh = workload["fresh"]

@@ -4,9 +4,7 @@
 //! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
 //! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
 
-use jitgate_core::{
-    Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus,
-};
+use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -31,9 +29,8 @@ impl ArgumentError {
     /// The error as the JSON text the JS layer turns into a `JitgateError`.
     pub fn to_json(&self) -> String {
         // Serialising a struct of strings cannot fail; keep a usable fallback anyway.
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"code":"argument_invalid","field":null,"message":"unknown error"}"#.to_owned()
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"code":"argument_invalid","field":null,"message":"unknown error"}"#.to_owned())
     }
 }
 
@@ -364,16 +361,10 @@ mod tests {
     #[test]
     fn integral_milliseconds_convert_exactly() {
         assert_eq!(now_ns_from_ms(0.0), Ok(0));
-        assert_eq!(
-            now_ns_from_ms(1_795_687_200_123.0),
-            Ok(1_795_687_200_123_000_000)
-        );
+        assert_eq!(now_ns_from_ms(1_795_687_200_123.0), Ok(1_795_687_200_123_000_000));
         assert_eq!(now_ns_from_ms(-1.0), Ok(-1_000_000));
         // Largest accepted value, still exact.
-        assert_eq!(
-            now_ns_from_ms(8_999_999_999_999.0),
-            Ok(8_999_999_999_999_000_000)
-        );
+        assert_eq!(now_ns_from_ms(8_999_999_999_999.0), Ok(8_999_999_999_999_000_000));
         // A fraction (performance.timeOrigin + performance.now()) rounds to the ns.
         assert_eq!(now_ns_from_ms(1.5), Ok(1_500_000));
         assert_eq!(now_ns_from_ms(0.000_001), Ok(1));
@@ -383,10 +374,7 @@ mod tests {
     fn bad_times_name_now() {
         for bad in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e13, -1e16] {
             let e = now_ns_from_ms(bad).unwrap_err();
-            assert_eq!(
-                (e.code, e.field.as_deref()),
-                ("argument_invalid", Some("now"))
-            );
+            assert_eq!((e.code, e.field.as_deref()), ("argument_invalid", Some("now")));
         }
     }
 
@@ -396,11 +384,9 @@ mod tests {
         assert_eq!(e.code, "request_invalid");
         assert_eq!(e.field.as_deref(), Some("method"));
         assert!(e.message.contains("`method`"), "{}", e.message);
-        let e = request_from_json(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#)
-            .unwrap_err();
+        let e = request_from_json(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("source.adress"));
-        let e = request_from_json(r#"{"method": "GET", "path": "/", "headers": {"a": 1}}"#)
-            .unwrap_err();
+        let e = request_from_json(r#"{"method": "GET", "path": "/", "headers": {"a": 1}}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("headers.a"));
         let e = request_from_json("[1]").unwrap_err();
         assert_eq!((e.code, e.field), ("request_invalid", None));

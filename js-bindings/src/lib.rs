@@ -16,10 +16,7 @@
 
 // Lints, each for a reason:
 // - a panic in wasm aborts the instance: errors are values on every input path;
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 // - indexing can panic too; use `get`;
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 // - everything public is documented.
@@ -61,9 +58,7 @@ impl RawGate {
     /// `now_ms` (epoch milliseconds). Returns the JSON text of the decision, or of
     /// `{"error": {code, field, message}}` when the request or the time is unusable.
     pub fn decide(&self, request: &str, now_ms: f64) -> String {
-        match convert::now_ns_from_ms(now_ms)
-            .and_then(|now| convert::request_from_json(request).map(|r| (r, now)))
-        {
+        match convert::now_ns_from_ms(now_ms).and_then(|now| convert::request_from_json(request).map(|r| (r, now))) {
             Ok((request, now_ns)) => convert::decision_to_json(&self.gate.decide(&request, now_ns)),
             Err(e) => error_json(&e),
         }
@@ -121,9 +116,7 @@ impl RawGate {
             .and_then(convert::request_from_value)
             .and_then(|r| convert::now_ns_from_ms(now_ms).map(|now| (r, now)));
         let out = match parsed {
-            Ok((request, now_ns)) => {
-                convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer)
-            }
+            Ok((request, now_ns)) => convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer),
             Err(e) => serde_json::json!({ "error": e }).serialize(&serializer),
         };
         out.unwrap_or(JsValue::NULL)

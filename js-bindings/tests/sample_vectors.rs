@@ -41,9 +41,7 @@ fn the_sample_decides_as_it_says_natively() {
         let name = case["name"].as_str().unwrap();
         let mut request = request_from_value(case["request"].clone()).unwrap();
         if let Some(token) = mint_spec(&case["token"], &keys).unwrap() {
-            request
-                .headers
-                .push((gate.token_header().to_owned(), token));
+            request.headers.push((gate.token_header().to_owned(), token));
         }
         let d = gate.decide(&request, now_ns(&case["now"]));
         // Through the binding's JSON, as the JS side reads it.
@@ -52,9 +50,7 @@ fn the_sample_decides_as_it_says_natively() {
         let ok = out["allow"] == want["allow"]
             && out["status"] == want["status"]
             && out["reason"] == want["reason"]
-            && want
-                .get("policy_reason")
-                .is_none_or(|p| *p == out["policyReason"]);
+            && want.get("policy_reason").is_none_or(|p| *p == out["policyReason"]);
         if !ok {
             failures.push(format!("{name}: want {want}, got {out}"));
         }
