@@ -1,1 +1,149 @@
-//! placeholder
+//! # jitgate-js
+//!
+//! The `wasm-bindgen` layer of the npm package `jitgate`: a thin translation between
+//! JS and [`jitgate_core`], built for `wasm32-unknown-unknown`. Every decision is the
+//! core's; this crate only reads the JS side's JSON and writes the core's answers back.
+//!
+//! The raw export is [`RawGate`]; the package wraps it in a small hand-written JS
+//! layer (`lib/api.mjs`) that gives the public `Gate` class, `JitgateError`, `Headers`
+//! support and the `now` handling. Values cross the boundary as JSON text: measured
+//! faster for `decide` than `serde-wasm-bindgen` (see the package README and
+//! `bench/boundary.mjs`; the comparison build uses the `boundary-bench` feature).
+//!
+//! Times: JS passes epoch **milliseconds** (`f64`, as `Date.now()` gives them); the
+//! binding converts them to the core's nanoseconds exactly for integral values
+//! ([`convert::now_ns_from_ms`]). Rego's `time.now_ns()` sees that same value.
+
+// Lints, each for a reason:
+// - a panic in wasm aborts the instance: errors are values on every input path;
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+// - indexing can panic too; use `get`;
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+// - everything public is documented.
+#![warn(missing_docs)]
+
+pub mod convert;
+
+use jitgate_core::{Gate, RequestFacts};
+use wasm_bindgen::prelude::*;
+
+use convert::ArgumentError;
+
+/// A compiled gate, as the wasm module exports it. Use the package's `Gate` class,
+/// which wraps this one.
+///
+/// Every method returns JSON text (or throws JSON text from the constructor) so
+/// that one call crosses the boundary once each way.
+#[wasm_bindgen]
+pub struct RawGate {
+    gate: Gate,
+}
+
+#[wasm_bindgen]
+impl RawGate {
+    /// Compiles a configuration (DESIGN §6, JSON text). `seed` (16 random bytes from
+    /// the JS side's `crypto.getRandomValues`) makes decision ids unique across
+    /// processes. Throws the JSON text of `{code, field, message}` on a bad
+    /// configuration.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: &str, seed: &[u8]) -> Result<RawGate, String> {
+        let mut gate = Gate::new(config).map_err(|e| ArgumentError::from(e).to_json())?;
+        if let Ok(seed) = <[u8; 16]>::try_from(seed) {
+            gate.set_instance_seed(seed);
+        }
+        Ok(Self { gate })
+    }
+
+    /// Decides a request (JSON text `{method, path, headers, source, …}`) at
+    /// `now_ms` (epoch milliseconds). Returns the JSON text of the decision, or of
+    /// `{"error": {code, field, message}}` when the request or the time is unusable.
+    pub fn decide(&self, request: &str, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms).and_then(|now| convert::request_from_json(request).map(|r| (r, now))) {
+            Ok((request, now_ns)) => convert::decision_to_json(&self.gate.decide(&request, now_ns)),
+            Err(e) => error_json(&e),
+        }
+    }
+
+    /// Verifies a token without running the policy. `identity` and
+    /// `certificate_sha256` are the caller's, for tokens that need them (an identity
+    /// is only compared when given). Returns the JSON text of `{valid: true,
+    /// approval}`, `{valid: false, code, detail}` or `{"error": {…}}`.
+    pub fn verify(
+        &self,
+        token: &str,
+        now_ms: f64,
+        identity: Option<String>,
+        certificate_sha256: Option<String>,
+    ) -> String {
+        let now_ns = match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => now,
+            Err(e) => return error_json(&e),
+        };
+        let facts = RequestFacts {
+            identity: identity.as_deref(),
+            identity_required: identity.is_some(),
+            certificate_sha256: certificate_sha256.as_deref(),
+        };
+        convert::verify_to_json(&self.gate.verify(token, now_ns, &facts))
+    }
+
+    /// The configured mode: `enforce` or `dry_run`.
+    #[wasm_bindgen(getter)]
+    pub fn mode(&self) -> String {
+        self.gate.mode().as_str().to_owned()
+    }
+
+    /// The header that carries the token (lower case).
+    #[wasm_bindgen(getter, js_name = tokenHeader)]
+    pub fn token_header(&self) -> String {
+        self.gate.token_header().to_owned()
+    }
+
+    /// The same as [`RawGate::decide`], but taking and returning JS values through
+    /// `serde-wasm-bindgen` instead of JSON text. Only in the `boundary-bench` build,
+    /// which exists to measure the two against each other.
+    #[cfg(feature = "boundary-bench")]
+    #[wasm_bindgen(js_name = decideValue)]
+    pub fn decide_value(&self, request: JsValue, now_ms: f64) -> JsValue {
+        use serde::Serialize as _;
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        let parsed = serde_wasm_bindgen::from_value::<serde_json::Value>(request)
+            .map_err(|e| ArgumentError {
+                code: "request_invalid",
+                field: None,
+                message: e.to_string(),
+            })
+            .and_then(convert::request_from_value)
+            .and_then(|r| convert::now_ns_from_ms(now_ms).map(|now| (r, now)));
+        let out = match parsed {
+            Ok((request, now_ns)) => convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer),
+            Err(e) => serde_json::json!({ "error": e }).serialize(&serializer),
+        };
+        out.unwrap_or(JsValue::NULL)
+    }
+}
+
+/// Bytes of linear memory this wasm instance holds (it grows, never shrinks): for
+/// monitoring, and for the package's memory test.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // Pages are 64 KiB; the page count fits an f64 exactly.
+        (core::arch::wasm32::memory_size(0) as f64) * 65536.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}
+
+/// The version of the core this package was built with.
+#[wasm_bindgen(js_name = coreVersion)]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+fn error_json(e: &ArgumentError) -> String {
+    format!(r#"{{"error":{}}}"#, e.to_json())
+}

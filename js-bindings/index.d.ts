@@ -1,0 +1,381 @@
+// Type definitions for jitgate (hand-written; checked by `tsc --noEmit` on
+// test/types/usage.ts in `npm test`).
+//
+// Times in this API are epoch milliseconds (numbers), like `Date.now()`. The
+// configuration object keeps the snake_case field names of the jitgate
+// configuration (DESIGN §6), so the same JSON configures the Envoy filter, the CLI
+// and this package; the audit record keeps the field names of the audit log line.
+//
+// Needs TypeScript 5.2 or later (`Symbol.dispose`); no DOM or Node typings.
+
+/// <reference lib="esnext.disposable" />
+
+// ---------------------------------------------------------------------------
+// Configuration (DESIGN §6)
+// ---------------------------------------------------------------------------
+
+/** Members every public JWK may carry besides its key material. */
+interface JwkCommon {
+  /** Key id; tokens name it in their `kid` header. */
+  kid: string;
+  /** Only `sig` keys verify tokens. */
+  use?: 'sig';
+  /** When present, must contain `verify`. */
+  key_ops?: string[];
+  x5c?: string[];
+  x5t?: string;
+  'x5t#S256'?: string;
+  x5u?: string;
+}
+
+/** An Ed25519 public key (`EdDSA`). */
+export interface Ed25519Jwk extends JwkCommon {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  /** The public key, base64url (32 bytes). */
+  x: string;
+  alg?: 'EdDSA';
+}
+
+/** A P-256 public key (`ES256`). */
+export interface P256Jwk extends JwkCommon {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  alg?: 'ES256';
+}
+
+/** A verification key. The key, not the token, fixes the algorithm. */
+export type Jwk = Ed25519Jwk | P256Jwk;
+
+/** One trusted approval service. */
+export interface IssuerConfig {
+  /** Exact `iss` of its tokens. */
+  issuer: string;
+  /** The audience its tokens must name in `aud`. */
+  audience: string;
+  /** Its public keys. */
+  jwks: { keys: Jwk[] };
+  /** Longest access window `exp - nbf`, seconds. Default 43200 (12 h). */
+  max_ttl_s?: number;
+  /** Clock-skew leeway, seconds. Default 30, at most 300. */
+  leeway_s?: number;
+}
+
+/** The Rego policy. */
+export interface PolicyConfig {
+  /** Module name → Rego source (Rego v1 unless `rego_v0`). */
+  modules: Record<string, string>;
+  /** The `data` document. Default `{}`. */
+  data?: Record<string, unknown>;
+  /** The rule decided per request. Default `data.access.jit.allow`. */
+  entrypoint?: string;
+  /** Accept Rego v0 syntax. Default false. */
+  rego_v0?: boolean;
+}
+
+/** The jitgate configuration: the same object for the Envoy filter, the CLI and `Gate`. */
+export interface GateConfig {
+  /** Trusted approval services (at least one). */
+  issuers: IssuerConfig[];
+  /** The resource this gate guards; approvals must name it. Default: any. */
+  resource?: string;
+  /** Where the token travels. Default header `x-jit-approval`, no prefix, not forwarded. */
+  token?: { header?: string; prefix?: string; forward?: boolean };
+  /** Where the caller's authenticated identity comes from (compared with `sub`). */
+  identity?: { header: string } | { source: 'peer_principal' };
+  /** The policy. */
+  policy: PolicyConfig;
+  /** Revoked approval ids (`jti`). */
+  revoked?: string[];
+  /** `dry_run` decides and reports but lets every request through. Default `enforce`. */
+  mode?: 'enforce' | 'dry_run';
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------
+
+/** A header value: one string, or the values of a repeated header. */
+export type HeaderValue = string | readonly string[];
+
+/** Anything iterable as `[name, value]` pairs: a fetch `Headers`, a `Map`, an array. */
+export type HeaderPairs = Iterable<readonly [string, string]>;
+
+/** The connection the request came over. Each field is optional. */
+export interface RequestSource {
+  /** Peer address, `ip:port`. */
+  address?: string;
+  /** The mTLS peer's URI SAN (such as a SPIFFE id). */
+  principal?: string;
+  /** Base64url SHA-256 of the peer certificate (for tokens bound with `cnf`). */
+  certificateSha256?: string;
+  /** The same as `certificateSha256`, as request files (DESIGN §8) spell it. */
+  certificate_sha256?: string;
+}
+
+/** One HTTP request, as the gate sees it. */
+export interface GateRequest {
+  /** `GET`, `POST`, … */
+  method: string;
+  /** Path with query string, as sent (`/orders?id=7`). */
+  path: string;
+  /** Request headers; names are compared case-insensitively. */
+  headers?: Record<string, HeaderValue | undefined> | HeaderPairs;
+  /** The connection. */
+  source?: RequestSource;
+  /** `:authority`; default: the `host` header. */
+  host?: string;
+  /** `http` or `https`. */
+  scheme?: string;
+  /** `HTTP/1.1`, `HTTP/2`, … */
+  protocol?: string;
+  /** Request id; default: the `x-request-id` header. */
+  id?: string;
+}
+
+/** When to decide: a `Date` or epoch milliseconds. Default: now (`Date.now()`). */
+export interface DecideOptions {
+  now?: Date | number;
+}
+
+/** Options of `Gate.verify`. */
+export interface VerifyOptions extends DecideOptions {
+  /** The caller's identity; when given it must equal the token's `sub`. */
+  identity?: string;
+  /** Base64url SHA-256 of the client certificate, for tokens bound with `cnf`. */
+  certificateSha256?: string;
+}
+
+// ---------------------------------------------------------------------------
+// Decisions
+// ---------------------------------------------------------------------------
+
+/** Why a token grants nothing (DESIGN §3). */
+export type TokenErrorCode =
+  | 'token_missing'
+  | 'token_malformed'
+  | 'token_type'
+  | 'token_algorithm'
+  | 'token_key_unknown'
+  | 'token_signature'
+  | 'token_issuer'
+  | 'token_audience'
+  | 'token_not_yet_valid'
+  | 'token_expired'
+  | 'token_window_too_long'
+  | 'token_revoked'
+  | 'token_resource_mismatch'
+  | 'token_subject_mismatch'
+  | 'token_binding_mismatch';
+
+/** The stable reason code of a decision (DESIGN §5). */
+export type ReasonCode =
+  | 'allowed'
+  | 'policy_denied'
+  | 'policy_undefined'
+  | 'policy_error'
+  | TokenErrorCode;
+
+/** A verified approval. Optional members are absent when the token lacks them. */
+export interface Approval {
+  /** `jti`. */
+  id: string;
+  /** `sub`: the requester. */
+  subject: string;
+  /** `iss`. */
+  issuer: string;
+  /** The key that verified it. */
+  kid: string;
+  alg: 'EdDSA' | 'ES256';
+  /** `jit.resource`, always as a list. */
+  resources: string[];
+  role?: string;
+  actions?: string[];
+  reason?: string;
+  ticket?: string;
+  approvers?: string[];
+  risk?: string;
+  /** `iat`, epoch milliseconds. */
+  issuedAt: number;
+  /** `nbf`: start of the access window, epoch milliseconds. */
+  notBefore: number;
+  /** `exp`: end of the access window, epoch milliseconds. */
+  expires: number;
+  /** The whole verified payload, as signed (times in seconds). */
+  claims: Record<string, unknown>;
+}
+
+/** The audit record (DESIGN §7); field names as in the audit log line. */
+export interface AuditRecord {
+  /** Decision time, RFC 3339 UTC. */
+  ts: string;
+  decision_id: string;
+  mode: 'enforce' | 'dry_run';
+  allow: boolean;
+  enforced: boolean;
+  status: number;
+  reason: ReasonCode;
+  policy_reason: string | null;
+  subject: string | null;
+  approval_id: string | null;
+  issuer: string | null;
+  kid: string | null;
+  resource: string | null;
+  method: string;
+  path: string;
+  source: string | null;
+  identity: string | null;
+  /** End of the approval window, RFC 3339 UTC. */
+  expires: string | null;
+  /** Time spent deciding, measured around the wasm call, nanoseconds. */
+  eval_ns: number | null;
+  request_id: string | null;
+  token_present: boolean;
+  /** Internal detail of a token failure or policy error; never for the client. */
+  detail: string | null;
+}
+
+/** The response to send instead of forwarding (an enforced denial). */
+export interface LocalResponse {
+  /** 401, 403 or the policy's status. */
+  status: number;
+  /** Lower-case names: `content-type`, `www-authenticate` (401), policy headers. */
+  headers: Record<string, string>;
+  /** JSON `{"error":"access_denied","reason","message"?,"decision_id"}`. */
+  body: string;
+}
+
+/** Changes to make to the request sent upstream, and to its response. */
+export interface Forward {
+  /** Request headers to remove (lower case), before adding. */
+  removeHeaders: string[];
+  /** Request headers to set (`x-jit-approval-id`, `x-jit-subject`, `x-jit-expires`, policy headers). */
+  addHeaders: Record<string, string>;
+  /** Headers to add to the upstream response. */
+  responseHeaders: Record<string, string>;
+}
+
+/** What the token check found. */
+export interface TokenCheck {
+  present: boolean;
+  valid: boolean;
+  error: TokenErrorCode | null;
+  /** Why it failed (internal detail, like `audit.detail`). */
+  detail?: string;
+}
+
+interface DecisionBase {
+  /** The real decision (also in dry run). */
+  allow: boolean;
+  /** `false` in dry run: the request goes through whatever `allow` says. */
+  enforced: boolean;
+  /** 200 when allowed, else 401, 403 or the policy's status. */
+  status: number;
+  reason: ReasonCode;
+  /** The policy's own `reason`, if it gave one. */
+  policyReason: string | null;
+  decisionId: string;
+  token: TokenCheck;
+  /** The verified approval, when the token verified. */
+  approval: Approval | null;
+  /** Counter names this decision increments (`jitgate.allowed`, `jitgate.denied.<reason>`, …). */
+  counters: string[];
+  audit: AuditRecord;
+}
+
+/** The request goes upstream with these changes (allowed, or dry run). */
+export interface ForwardDecision extends DecisionBase {
+  forward: Forward;
+  response?: undefined;
+}
+
+/** The request is answered locally (an enforced denial). */
+export interface RespondDecision extends DecisionBase {
+  allow: false;
+  enforced: true;
+  response: LocalResponse;
+  forward?: undefined;
+}
+
+/** The outcome of `Gate.decide`: check `response` (answer locally) or `forward`. */
+export type Decision = ForwardDecision | RespondDecision;
+
+/** The outcome of `Gate.verify`. */
+export type VerifyResult =
+  | { valid: true; approval: Approval }
+  | { valid: false; code: TokenErrorCode; detail: string };
+
+// ---------------------------------------------------------------------------
+// API
+// ---------------------------------------------------------------------------
+
+/** Stable codes of `JitgateError`. */
+export type JitgateErrorCode =
+  | 'config_syntax'
+  | 'config_invalid'
+  | 'request_invalid'
+  | 'argument_invalid'
+  | 'gate_freed'
+  | 'not_initialized'
+  | 'internal';
+
+/** Thrown for a bad configuration, request or argument (never for a bad token). */
+export class JitgateError extends Error {
+  readonly name: 'JitgateError';
+  readonly code: JitgateErrorCode;
+  /** The field at fault (`issuers[0].leeway_s`, `method`, `now`), when one is. */
+  readonly field: string | null;
+}
+
+/**
+ * A compiled configuration that decides requests. Holds wasm memory: call
+ * `free()` when done, or declare it with `using`.
+ */
+export class Gate {
+  /**
+   * Parses, validates and compiles the configuration.
+   * @throws {JitgateError} `config_syntax` or `config_invalid`, naming the field.
+   */
+  constructor(config: GateConfig | string);
+  /** `enforce` or `dry_run`. */
+  readonly mode: 'enforce' | 'dry_run';
+  /** The header that carries the approval token (lower case). */
+  readonly tokenHeader: string;
+  /**
+   * Decides a request. A missing or bad token is a denial with its code, not an error.
+   * @throws {JitgateError} `request_invalid` (naming the field) or `argument_invalid`.
+   */
+  decide(request: GateRequest, options?: DecideOptions): Decision;
+  /** Verifies a token without running the policy. */
+  verify(token: string, options?: VerifyOptions): VerifyResult;
+  /** Releases the wasm memory. Idempotent; the gate is unusable afterwards. */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
+/**
+ * Where the browser build loads its `.wasm` from: a URL (string or `URL`), a
+ * `Request`, a `Response` (or a promise of one), the bytes, or a compiled
+ * `WebAssembly.Module`. Typed loosely so the types need no DOM library.
+ */
+export type WasmSource = string | ArrayBuffer | ArrayBufferView | object;
+
+/**
+ * Loads the wasm module. Required once in browsers before `new Gate`; resolves at
+ * once in Node. `source` overrides where the `.wasm` comes from (browser build).
+ */
+export function init(source?: WasmSource): Promise<void>;
+
+/**
+ * Instantiates the wasm module synchronously from its bytes or a compiled
+ * `WebAssembly.Module` (browser build; no-op in Node).
+ */
+export function initSync(module?: ArrayBuffer | ArrayBufferView | object): void;
+
+/** Bytes of linear memory the wasm instance holds (it grows, never shrinks). */
+export function wasmMemoryBytes(): number;
+
+/** The jitgate version the wasm module was built from. */
+export function version(): string;

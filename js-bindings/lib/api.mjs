@@ -1,0 +1,267 @@
+// The public JS API of jitgate, shared by the Node and the web entry points.
+//
+// This layer only translates: JS values in (config objects, request objects with
+// plain-object or `Headers` headers, `Date` or epoch-millisecond times), JSON text
+// across the wasm boundary, plain objects out. Every decision is jitgate-core's.
+
+/** @type {null | { RawGate: any, wasmMemoryBytes: () => number, coreVersion: () => string }} */
+let backend = null;
+
+/**
+ * Installs the wasm-bindgen module the API runs on (called by the entry points).
+ * @param {object} raw the generated module namespace
+ */
+export function setBackend(raw) {
+  backend = raw;
+}
+
+function requireBackend() {
+  if (backend === null) {
+    throw new JitgateError(
+      'not_initialized',
+      null,
+      'the jitgate wasm module is not initialised: `await init()` first',
+    );
+  }
+  return backend;
+}
+
+/** An error jitgate throws for a bad configuration, request or argument. */
+export class JitgateError extends Error {
+  /**
+   * @param {string} code stable code (`config_syntax`, `config_invalid`, `request_invalid`, …)
+   * @param {string | null} field the field at fault, when one is
+   * @param {string} message what is wrong, naming the field
+   */
+  constructor(code, field, message) {
+    super(message);
+    this.name = 'JitgateError';
+    this.code = code;
+    this.field = field ?? null;
+  }
+}
+
+/** The `{code, field, message}` JSON the wasm side reports, as a `JitgateError`. */
+function errorFrom(text) {
+  let e;
+  try {
+    e = typeof text === 'string' ? JSON.parse(text) : text;
+  } catch {
+    e = null;
+  }
+  if (e === null || typeof e !== 'object' || typeof e.code !== 'string') {
+    return new JitgateError('internal', null, `jitgate: unexpected error ${String(text)}`);
+  }
+  return new JitgateError(e.code, e.field ?? null, e.message);
+}
+
+const disposeSymbol = typeof Symbol.dispose === 'symbol' ? Symbol.dispose : Symbol.for('Symbol.dispose');
+
+function isPlainObject(v) {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `now` as epoch milliseconds: a `Date`, a number of milliseconds, or the current
+ * time when absent. The wasm side converts to nanoseconds exactly (integral ms).
+ */
+function nowMs(options) {
+  if (options === undefined || options === null) return Date.now();
+  if (typeof options !== 'object' || options instanceof Date) {
+    throw new JitgateError('argument_invalid', 'options', 'options must be an object such as `{ now }`');
+  }
+  const now = options.now;
+  if (now === undefined || now === null) return Date.now();
+  if (now instanceof Date) return now.getTime(); // NaN for an invalid Date: rejected in wasm
+  if (typeof now === 'number') return now;
+  throw new JitgateError(
+    'argument_invalid',
+    'now',
+    '`now` must be a Date or epoch milliseconds (a number)',
+  );
+}
+
+/** Header input (plain object, `Headers`, `Map` or `[name, value]` pairs) as a plain object. */
+function headersObject(headers) {
+  const out = Object.create(null);
+  const add = (name, value) => {
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else out[name] = [].concat(prev, value);
+  };
+  if (typeof headers.getSetCookie === 'function' && typeof headers.get === 'function') {
+    // A fetch `Headers`: iteration joins repeated values with ", ", except
+    // `set-cookie`, which only `getSetCookie()` gives one by one.
+    for (const [name, value] of headers) {
+      if (name !== 'set-cookie') add(name, value);
+    }
+    const cookies = headers.getSetCookie();
+    if (cookies.length > 0) add('set-cookie', cookies);
+    return out;
+  }
+  for (const [name, value] of headers) add(String(name), value);
+  return out;
+}
+
+/** The request as the JSON text the wasm side reads. */
+function requestJson(request) {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    throw new JitgateError(
+      'request_invalid',
+      null,
+      'request must be an object `{ method, path, headers, source }`',
+    );
+  }
+  let doc = request;
+  const headers = request.headers;
+  if (headers !== undefined && headers !== null && !isPlainObject(headers)) {
+    if (typeof headers[Symbol.iterator] !== 'function' || typeof headers === 'string') {
+      throw new JitgateError(
+        'request_invalid',
+        'headers',
+        'request field `headers` must be a plain object, a `Headers` or a `Map`',
+      );
+    }
+    doc = { ...request, headers: headersObject(headers) };
+  }
+  const source = request.source;
+  if (source !== null && typeof source === 'object' && source.certificateSha256 !== undefined) {
+    // The JS spelling; the wasm side reads the request-file spelling.
+    const { certificateSha256, ...rest } = source;
+    if (rest.certificate_sha256 !== undefined && rest.certificate_sha256 !== certificateSha256) {
+      throw new JitgateError(
+        'request_invalid',
+        'source.certificateSha256',
+        'request fields `source.certificateSha256` and `source.certificate_sha256` differ',
+      );
+    }
+    doc = { ...doc, source: { ...rest, certificate_sha256: certificateSha256 } };
+  }
+  try {
+    return JSON.stringify(doc);
+  } catch (e) {
+    throw new JitgateError('request_invalid', null, `request cannot be written as JSON: ${e.message}`);
+  }
+}
+
+const clock = typeof performance !== 'undefined' ? performance : Date;
+
+/**
+ * A compiled jitgate configuration that decides requests.
+ *
+ * Keeps its compiled policy and verified-token cache in wasm memory: call
+ * `free()` (or use `using gate = new Gate(…)`) when done with it.
+ */
+export class Gate {
+  #raw;
+
+  /**
+   * @param {object | string} config the DESIGN §6 configuration, or its JSON text
+   */
+  constructor(config) {
+    const raw = requireBackend();
+    let text;
+    if (typeof config === 'string') {
+      text = config;
+    } else if (config !== null && typeof config === 'object' && !Array.isArray(config)) {
+      try {
+        text = JSON.stringify(config);
+      } catch (e) {
+        throw new JitgateError('config_invalid', null, `configuration cannot be written as JSON: ${e.message}`);
+      }
+    } else {
+      throw new JitgateError('config_invalid', null, 'configuration must be an object or its JSON text');
+    }
+    const seed = new Uint8Array(16);
+    globalThis.crypto?.getRandomValues?.(seed);
+    try {
+      this.#raw = new raw.RawGate(text, seed);
+    } catch (e) {
+      throw errorFrom(e);
+    }
+  }
+
+  #use() {
+    if (this.#raw === null) {
+      throw new JitgateError('gate_freed', null, 'this Gate was freed');
+    }
+    return this.#raw;
+  }
+
+  /** `"enforce"` or `"dry_run"`. */
+  get mode() {
+    return this.#use().mode;
+  }
+
+  /** The header that carries the approval token (lower case). */
+  get tokenHeader() {
+    return this.#use().tokenHeader;
+  }
+
+  /**
+   * Decides a request. Never throws for a bad token (that is a denial with its
+   * code); throws a `JitgateError` for an unusable request or `now`.
+   */
+  decide(request, options) {
+    const raw = this.#use();
+    const now = nowMs(options);
+    const text = requestJson(request);
+    const start = clock.now();
+    const out = JSON.parse(raw.decide(text, now));
+    const elapsed = clock.now() - start;
+    if (out.error !== undefined) throw errorFrom(out.error);
+    // The host measures the time spent deciding (the core reads no clock).
+    out.audit.eval_ns = Math.round(elapsed * 1e6);
+    return out;
+  }
+
+  /**
+   * Verifies an approval token without running the policy.
+   * @returns `{ valid: true, approval }` or `{ valid: false, code, detail }`
+   */
+  verify(token, options) {
+    const raw = this.#use();
+    if (typeof token !== 'string') {
+      throw new JitgateError('argument_invalid', 'token', '`token` must be a string');
+    }
+    const now = nowMs(options);
+    const identity = optionalString(options, 'identity');
+    const certificate = optionalString(options, 'certificateSha256');
+    const out = JSON.parse(raw.verify(token, now, identity, certificate));
+    if (out.error !== undefined) throw errorFrom(out.error);
+    return out;
+  }
+
+  /** Releases the wasm memory this gate holds. Idempotent. */
+  free() {
+    const raw = this.#raw;
+    this.#raw = null;
+    raw?.free();
+  }
+
+  /** Same as `free()`, for `using gate = new Gate(…)`. */
+  [disposeSymbol]() {
+    this.free();
+  }
+}
+
+function optionalString(options, name) {
+  const v = options?.[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') {
+    throw new JitgateError('argument_invalid', name, `\`${name}\` must be a string`);
+  }
+  return v;
+}
+
+/** Bytes of linear memory the wasm instance holds (it grows, never shrinks). */
+export function wasmMemoryBytes() {
+  return requireBackend().wasmMemoryBytes();
+}
+
+/** The jitgate version the wasm module was built from. */
+export function version() {
+  return requireBackend().coreVersion();
+}

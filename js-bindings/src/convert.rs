@@ -1,0 +1,425 @@
+//! Translation between the JS package's JSON shapes and `jitgate-core` types.
+//!
+//! Nothing here decides anything: it reads the request and the clock the JS layer
+//! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
+//! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
+
+use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use jitgate_core::token::Approval;
+
+const NS_PER_MS: i64 = 1_000_000;
+
+/// A JS argument the binding could not use: the package throws it as a
+/// `JitgateError` with this `code`, `field` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArgumentError {
+    /// `config_syntax`, `config_invalid`, `request_invalid` or `argument_invalid`.
+    pub code: &'static str,
+    /// The field at fault (`issuers[0].leeway_s`, `method`, `now`), when one is.
+    pub field: Option<String>,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+impl ArgumentError {
+    /// The error as the JSON text the JS layer turns into a `JitgateError`.
+    pub fn to_json(&self) -> String {
+        // Serialising a struct of strings cannot fail; keep a usable fallback anyway.
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"code":"argument_invalid","field":null,"message":"unknown error"}"#.to_owned())
+    }
+}
+
+impl From<ConfigError> for ArgumentError {
+    fn from(e: ConfigError) -> Self {
+        Self {
+            code: e.code(),
+            field: e.field().map(str::to_owned),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Converts a JS time (epoch milliseconds, possibly fractional) into the core's
+/// nanoseconds. Integral milliseconds convert exactly (they are exact in an `f64`
+/// up to 2^53, and the multiplication happens in `i64`); a fraction is rounded to
+/// the nearest nanosecond.
+pub fn now_ns_from_ms(ms: f64) -> Result<i64, ArgumentError> {
+    let bad = |why: &str| ArgumentError {
+        code: "argument_invalid",
+        field: Some("now".to_owned()),
+        message: format!("`now` {why}"),
+    };
+    if !ms.is_finite() {
+        return Err(bad("is not a finite time (an invalid `Date`?)"));
+    }
+    // i64 nanoseconds reach ±9.22e18, that is ±9.22e12 ms (year 2262); stay inside.
+    const LIMIT_MS: f64 = 9_000_000_000_000.0;
+    if ms.abs() > LIMIT_MS {
+        return Err(bad("is outside the years 1684 to 2255"));
+    }
+    let whole = ms.trunc();
+    // INVARIANT: |whole| ≤ 9e12 < 2^53, so the cast is exact.
+    #[allow(clippy::cast_possible_truncation)]
+    let whole_ms = whole as i64;
+    // `ms - whole` is exact in f64; scaled to ns it is at most 1e6 in magnitude.
+    #[allow(clippy::cast_possible_truncation)]
+    let frac_ns = ((ms - whole) * 1e6).round() as i64;
+    whole_ms
+        .checked_mul(NS_PER_MS)
+        .and_then(|ns| ns.checked_add(frac_ns))
+        .ok_or_else(|| bad("is out of range"))
+}
+
+/// Nanoseconds since the epoch back to milliseconds (for the JS side's times).
+fn secs_to_ms(secs: u64) -> u64 {
+    secs.saturating_mul(1000)
+}
+
+/// Reads the request JSON the JS layer sends (`{method, path, headers, source, …}`).
+pub fn request_from_json(text: &str) -> Result<Request, ArgumentError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ArgumentError {
+        code: "request_invalid",
+        field: None,
+        message: format!("request is not a JSON object: {e}"),
+    })?;
+    request_from_value(value)
+}
+
+/// Reads a request already parsed into a JSON value.
+pub fn request_from_value(value: Value) -> Result<Request, ArgumentError> {
+    if !value.is_object() {
+        return Err(ArgumentError {
+            code: "request_invalid",
+            field: None,
+            message: "request must be an object `{method, path, headers, source}`".to_owned(),
+        });
+    }
+    Request::from_json(value).map_err(|e| {
+        // serde reports a missing member at its parent (`.`); name the member itself.
+        let missing = e
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name);
+        let field = match (missing, e.field.as_str()) {
+            (Some(name), "." | "") => name.to_owned(),
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, field) => field.to_owned(),
+        };
+        ArgumentError {
+            code: "request_invalid",
+            message: format!("request field `{field}`: {}", e.message),
+            field: Some(field),
+        }
+    })
+}
+
+/// Header pairs written as a JSON object (`{name: value}`). The core never repeats a
+/// name in the lists it hands out (jitgate's own headers and a policy's object
+/// members are unique); were one repeated, the values would be joined with `, `.
+struct HeaderMap<'a>(&'a [(String, String)]);
+
+impl Serialize for HeaderMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            let earlier = self.0.iter().take(i).any(|(n, _)| n == name);
+            if earlier {
+                continue;
+            }
+            let later: Vec<&str> = self
+                .0
+                .iter()
+                .skip(i + 1)
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if later.is_empty() {
+                map.serialize_entry(name, value)?;
+            } else {
+                let mut all = vec![value.as_str()];
+                all.extend(later);
+                map.serialize_entry(name, &all.join(", "))?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `decision.approval` / `verify().approval`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApprovalOut<'a> {
+    id: &'a str,
+    subject: &'a str,
+    issuer: &'a str,
+    kid: &'a str,
+    alg: &'static str,
+    resources: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approvers: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk: Option<&'a Value>,
+    issued_at: u64,
+    not_before: u64,
+    expires: u64,
+    claims: &'a Map<String, Value>,
+}
+
+impl<'a> ApprovalOut<'a> {
+    fn new(a: &'a Approval) -> Self {
+        let jit = |name: &str| a.jit().and_then(|j| j.get(name));
+        Self {
+            id: &a.id,
+            subject: &a.subject,
+            issuer: &a.issuer,
+            kid: &a.kid,
+            alg: a.alg.as_str(),
+            resources: &a.resources,
+            role: jit("role"),
+            actions: jit("actions"),
+            reason: jit("reason"),
+            ticket: jit("ticket"),
+            approvers: jit("approvers"),
+            risk: jit("risk"),
+            issued_at: secs_to_ms(a.issued_at),
+            not_before: secs_to_ms(a.not_before),
+            expires: secs_to_ms(a.expires),
+            claims: &a.claims,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenOut<'a> {
+    present: bool,
+    valid: bool,
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ResponseOut<'a> {
+    status: u16,
+    headers: HeaderMap<'a>,
+    body: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardOut<'a> {
+    remove_headers: &'a [String],
+    add_headers: HeaderMap<'a>,
+    response_headers: HeaderMap<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecisionOut<'a> {
+    allow: bool,
+    enforced: bool,
+    status: u16,
+    reason: &'static str,
+    policy_reason: Option<&'a str>,
+    decision_id: &'a str,
+    token: TokenOut<'a>,
+    approval: Option<ApprovalOut<'a>>,
+    counters: Vec<String>,
+    audit: &'a AuditRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<ResponseOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<ForwardOut<'a>>,
+}
+
+fn decision_out(d: &Decision) -> DecisionOut<'_> {
+    let token = match &d.token {
+        TokenStatus::Missing => TokenOut {
+            present: false,
+            valid: false,
+            error: Some("token_missing"),
+            detail: None,
+        },
+        TokenStatus::Failed(f) => TokenOut {
+            present: true,
+            valid: false,
+            error: Some(f.error.code()),
+            detail: Some(&f.detail),
+        },
+        TokenStatus::Valid => TokenOut {
+            present: true,
+            valid: true,
+            error: None,
+            detail: None,
+        },
+    };
+    let (response, forward) = match &d.action {
+        Action::Respond(r) => (
+            Some(ResponseOut {
+                status: r.status,
+                headers: HeaderMap(&r.headers),
+                body: &r.body,
+            }),
+            None,
+        ),
+        Action::Forward(f) => (
+            None,
+            Some(ForwardOut {
+                remove_headers: &f.remove_headers,
+                add_headers: HeaderMap(&f.add_headers),
+                response_headers: HeaderMap(&f.response_headers),
+            }),
+        ),
+    };
+    DecisionOut {
+        allow: d.allow,
+        enforced: d.enforced,
+        status: d.status,
+        reason: d.reason.code(),
+        policy_reason: d.policy_reason.as_deref(),
+        decision_id: &d.decision_id,
+        token,
+        approval: d.approval.as_deref().map(ApprovalOut::new),
+        counters: d.counters(),
+        audit: &d.audit,
+        response,
+        forward,
+    }
+}
+
+/// The decision as the JSON text of the package's `Decision` type.
+pub fn decision_to_json(d: &Decision) -> String {
+    serde_json::to_string(&decision_out(d)).unwrap_or_else(|e| internal_error(&e))
+}
+
+/// Writes the decision to any serde serializer, in the same shape as
+/// [`decision_to_json`] (the serde-wasm-bindgen comparison build uses it).
+pub fn serialize_decision<S: Serializer>(d: &Decision, serializer: S) -> Result<S::Ok, S::Error> {
+    decision_out(d).serialize(serializer)
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum VerifyOut<'a> {
+    Valid {
+        valid: bool,
+        approval: ApprovalOut<'a>,
+    },
+    Invalid {
+        valid: bool,
+        code: &'static str,
+        detail: &'a str,
+    },
+}
+
+/// The result of `gate.verify` as JSON text: `{valid: true, approval}` or
+/// `{valid: false, code, detail}`.
+pub fn verify_to_json(result: &Result<std::sync::Arc<Approval>, TokenFailure>) -> String {
+    let out = match result {
+        Ok(a) => VerifyOut::Valid {
+            valid: true,
+            approval: ApprovalOut::new(a),
+        },
+        Err(f) => VerifyOut::Invalid {
+            valid: false,
+            code: f.error.code(),
+            detail: &f.detail,
+        },
+    };
+    serde_json::to_string(&out).unwrap_or_else(|e| internal_error(&e))
+}
+
+/// Serialising the output structs cannot fail (strings, numbers, JSON values); if it
+/// ever did, the JS layer gets an error object rather than a panic.
+fn internal_error(e: &serde_json::Error) -> String {
+    ArgumentError {
+        code: "internal",
+        field: None,
+        message: format!("could not serialise the result: {e}"),
+    }
+    .to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_milliseconds_convert_exactly() {
+        assert_eq!(now_ns_from_ms(0.0), Ok(0));
+        assert_eq!(now_ns_from_ms(1_795_687_200_123.0), Ok(1_795_687_200_123_000_000));
+        assert_eq!(now_ns_from_ms(-1.0), Ok(-1_000_000));
+        // Largest accepted value, still exact.
+        assert_eq!(now_ns_from_ms(8_999_999_999_999.0), Ok(8_999_999_999_999_000_000));
+        // A fraction (performance.timeOrigin + performance.now()) rounds to the ns.
+        assert_eq!(now_ns_from_ms(1.5), Ok(1_500_000));
+        assert_eq!(now_ns_from_ms(0.000_001), Ok(1));
+    }
+
+    #[test]
+    fn bad_times_name_now() {
+        for bad in [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e13, -1e16] {
+            let e = now_ns_from_ms(bad).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), ("argument_invalid", Some("now")));
+        }
+    }
+
+    #[test]
+    fn request_errors_name_the_field() {
+        let e = request_from_json(r#"{"path": "/"}"#).unwrap_err();
+        assert_eq!(e.code, "request_invalid");
+        assert_eq!(e.field.as_deref(), Some("method"));
+        assert!(e.message.contains("`method`"), "{}", e.message);
+        let e = request_from_json(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("source.adress"));
+        let e = request_from_json(r#"{"method": "GET", "path": "/", "headers": {"a": 1}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("headers.a"));
+        let e = request_from_json("[1]").unwrap_err();
+        assert_eq!((e.code, e.field), ("request_invalid", None));
+        let e = request_from_json("{").unwrap_err();
+        assert_eq!(e.code, "request_invalid");
+        let r = request_from_json(
+            r#"{"method": "GET", "path": "/", "headers": {"x-a": ["1", "2"]}, "source": {"address": "1.2.3.4:5"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.header_values("X-A").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(r.source.address.as_deref(), Some("1.2.3.4:5"));
+    }
+
+    #[test]
+    fn header_maps_are_objects_and_join_repeats() {
+        let pairs = vec![
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "3".to_owned()),
+        ];
+        let v = serde_json::to_value(HeaderMap(&pairs)).unwrap();
+        assert_eq!(v, serde_json::json!({"a": "1, 3", "b": "2"}));
+    }
+
+    #[test]
+    fn config_errors_keep_code_and_field() {
+        let e: ArgumentError = jitgate_core::Gate::new("{").unwrap_err().into();
+        assert_eq!((e.code, e.field), ("config_syntax", None));
+        let e: ArgumentError = jitgate_core::Gate::new(r#"{"policy": {"modules": {}}}"#)
+            .unwrap_err()
+            .into();
+        assert_eq!(e.code, "config_invalid");
+        assert_eq!(e.field.as_deref(), Some("issuers"));
+        assert!(e.message.contains("`issuers`"), "{}", e.message);
+    }
+}
