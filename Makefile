@@ -9,11 +9,14 @@ CARGO ?= cargo
 JITGATE := target/cli/jitgate
 FILTER := target/jitgate_filter.wasm
 
-.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies bench
+.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-js bench
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
 	rustup component add rustfmt clippy
+	@command -v wasm-opt >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq binaryen >/dev/null; } \
+	  || echo "setup: wasm-opt (Debian package binaryen) is not available: the filter ships unoptimized"
 
 # The Envoy filter as shipped: wasm32-wasip1, release profile, wasm-opt when available.
 filter: setup
@@ -44,7 +47,12 @@ test-policies: filter jitgate
 	$(JITGATE) test policies/ --filter $(FILTER)
 	python3 policies/sync_configs.py --check
 
-test: lint build-core-wasm test-rust test-policies
+# The npm package: builds itself (wasm-bindgen-cli at the locked version), Node tests,
+# headless Chromium, npm pack.
+test-js: setup
+	cd js-bindings && npm test
+
+test: lint build-core-wasm test-rust test-policies test-js
 	@echo "make test: all passed"
 
 bench: filter

@@ -25,8 +25,8 @@ use jitgate_core::{Action, AuditRecord, Forward, Gate, Mode};
 use crate::host::{Host, HostError, Level};
 use crate::metrics::{self, Metrics};
 use crate::request::{
-    build_request, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL,
-    REQUEST_ID, REQUEST_PROTOCOL, SOURCE_ADDRESS,
+    build_request, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL, REQUEST_ID,
+    REQUEST_PROTOCOL, SOURCE_ADDRESS,
 };
 
 /// Prefix of every audit line: the rest of the line is one JSON object (DESIGN §7).
@@ -86,17 +86,11 @@ impl Shared {
     /// ([`Shared::is_configured`] is false; the root context then returns false from
     /// `on_configure`, so Envoy rejects the configuration). `seed` (16 random bytes)
     /// makes decision ids unique across VMs.
-    pub fn configure<H: Host>(
-        host: &H,
-        config: Option<&[u8]>,
-        metrics: Metrics,
-        seed: [u8; 16],
-    ) -> Self {
+    pub fn configure<H: Host>(host: &H, config: Option<&[u8]>, metrics: Metrics, seed: [u8; 16]) -> Self {
         let mut shared = Self::unconfigured(metrics, seed);
         let text = match config.map(core::str::from_utf8) {
             None | Some(Ok("")) => Err(
-                "configuration field `configuration`: is empty; set it to the jitgate JSON configuration"
-                    .to_owned(),
+                "configuration field `configuration`: is empty; set it to the jitgate JSON configuration".to_owned(),
             ),
             Some(Err(_)) => Err("configuration is not UTF-8".to_owned()),
             Some(Ok(text)) => Ok(text),
@@ -115,10 +109,7 @@ impl Shared {
                 shared.gate = Some(gate);
             }
             Err(message) => {
-                host.log(
-                    Level::Error,
-                    &format!("{LOG_PREFIX}configuration rejected: {message}"),
-                );
+                host.log(Level::Error, &format!("{LOG_PREFIX}configuration rejected: {message}"));
                 shared.metrics.increment(host, metrics::CONFIG_ERRORS);
             }
         }
@@ -203,12 +194,7 @@ impl Filter {
     pub fn on_request_headers<H: Host>(&mut self, host: &mut H) -> Verdict {
         let shared = Rc::clone(&self.shared);
         let Some(gate) = shared.gate.as_ref() else {
-            return self.refuse(
-                host,
-                None,
-                Refusal::internal("the filter has no configuration"),
-                None,
-            );
+            return self.refuse(host, None, Refusal::internal("the filter has no configuration"), None);
         };
         let now = match host.now_ns() {
             Ok(now) => now,
@@ -239,8 +225,7 @@ impl Filter {
                 if let Err(e) = apply_forward(host, &forward) {
                     // The request may still carry the token or a client's own x-jit-*
                     // headers: it must not go upstream, whatever the decision was.
-                    let refusal =
-                        Refusal::internal(format!("applying the decision to the request: {e}"));
+                    let refusal = Refusal::internal(format!("applying the decision to the request: {e}"));
                     audit.allow = false;
                     audit.enforced = true;
                     audit.status = refusal.status();
@@ -344,10 +329,7 @@ impl Filter {
     }
 
     fn emit<H: Host, S: AsRef<str>>(&self, host: &H, audit: &AuditRecord, counters: &[S]) {
-        host.log(
-            Level::Info,
-            &format!("{AUDIT_LOG_PREFIX}{}", audit.to_json_line()),
-        );
+        host.log(Level::Info, &format!("{AUDIT_LOG_PREFIX}{}", audit.to_json_line()));
         for name in counters {
             self.shared.metrics.increment(host, name.as_ref());
         }
@@ -371,11 +353,7 @@ fn denied(reason: &str) -> String {
 }
 
 fn log_refusal<H: Host>(host: &H, refusal: &Refusal, decision_id: &str) {
-    let level = if refusal.client {
-        Level::Warn
-    } else {
-        Level::Error
-    };
+    let level = if refusal.client { Level::Warn } else { Level::Error };
     host.log(
         level,
         &format!(
@@ -408,10 +386,7 @@ fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, Refusal>
         Ok(Some(bytes)) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| RequestFault::PropertyNotUtf8(path.join(".")).into()),
-        Err(e) => Err(Refusal::internal(format!(
-            "reading property `{}`: {e}",
-            path.join(".")
-        ))),
+        Err(e) => Err(Refusal::internal(format!("reading property `{}`: {e}", path.join(".")))),
     }
 }
 

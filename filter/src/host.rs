@@ -43,11 +43,7 @@ impl HostError {
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "host call `{}` failed with status {}",
-            self.call, self.status
-        )
+        write!(f, "host call `{}` failed with status {}", self.call, self.status)
     }
 }
 
@@ -69,12 +65,7 @@ pub trait Host {
     /// Adds a response header (keeping existing values).
     fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// Answers the request locally instead of forwarding it.
-    fn send_response(
-        &mut self,
-        status: u16,
-        headers: &[(String, String)],
-        body: &str,
-    ) -> Result<(), HostError>;
+    fn send_response(&mut self, status: u16, headers: &[(String, String)], body: &str) -> Result<(), HostError>;
     /// Resets the request stream (the last resort when a denial cannot be sent).
     fn reset_request(&mut self) -> Result<(), HostError>;
     /// Defines a counter; returns its id.

@@ -32,12 +32,7 @@
 // - a panic kills the Wasm VM (and the release profile aborts): errors are values;
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 // - everything public is documented.
 #![warn(missing_docs)]

@@ -61,10 +61,7 @@ impl Metrics {
                 Ok(id) => {
                     ids.insert(name, id);
                 }
-                Err(e) => host.log(
-                    Level::Warn,
-                    &format!("jitgate: counter `{name}` not defined: {e}"),
-                ),
+                Err(e) => host.log(Level::Warn, &format!("jitgate: counter `{name}` not defined: {e}")),
             }
         }
         Self { ids }
@@ -81,10 +78,7 @@ impl Metrics {
             return;
         };
         if let Err(e) = host.increment_counter(id) {
-            host.log(
-                Level::Warn,
-                &format!("jitgate: counter `{name}` not incremented: {e}"),
-            );
+            host.log(Level::Warn, &format!("jitgate: counter `{name}` not incremented: {e}"));
         }
     }
 }

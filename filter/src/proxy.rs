@@ -35,13 +35,11 @@ impl Host for ProxyHost {
         let since_epoch = time
             .duration_since(UNIX_EPOCH)
             .map_err(|_| HostError::new("get_current_time", u32::MAX))?;
-        i64::try_from(since_epoch.as_nanos())
-            .map_err(|_| HostError::new("get_current_time", u32::MAX))
+        i64::try_from(since_epoch.as_nanos()).map_err(|_| HostError::new("get_current_time", u32::MAX))
     }
 
     fn request_headers(&self) -> Result<Vec<(String, Vec<u8>)>, HostError> {
-        hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
-            .map_err(failed("get_header_map_pairs"))
+        hostcalls::get_map_bytes(MapType::HttpRequestHeaders).map_err(failed("get_header_map_pairs"))
     }
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
@@ -49,8 +47,7 @@ impl Host for ProxyHost {
     }
 
     fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
-        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
-            .map_err(failed("remove_header_map_value"))
+        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).map_err(failed("remove_header_map_value"))
     }
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
@@ -59,20 +56,11 @@ impl Host for ProxyHost {
     }
 
     fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value)
-            .map_err(failed("add_header_map_value"))
+        hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value).map_err(failed("add_header_map_value"))
     }
 
-    fn send_response(
-        &mut self,
-        status: u16,
-        headers: &[(String, String)],
-        body: &str,
-    ) -> Result<(), HostError> {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+    fn send_response(&mut self, status: u16, headers: &[(String, String)], body: &str) -> Result<(), HostError> {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         hostcalls::send_http_response(u32::from(status), headers, Some(body.as_bytes()))
             .map_err(failed("send_local_response"))
     }
@@ -142,16 +130,9 @@ impl Context for Root {}
 impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         let host = ProxyHost;
-        let metrics = self
-            .metrics
-            .get_or_insert_with(|| Metrics::define(&host))
-            .clone();
+        let metrics = self.metrics.get_or_insert_with(|| Metrics::define(&host)).clone();
         let seed = instance_seed(&host, self.context_id);
-        let config = match hostcalls::get_buffer(
-            BufferType::PluginConfiguration,
-            0,
-            plugin_configuration_size,
-        ) {
+        let config = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size) {
             Ok(config) => config,
             Err(status) => {
                 host.log(

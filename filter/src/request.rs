@@ -74,9 +74,9 @@ impl fmt::Display for RequestFault {
                 write!(f, "request has more than one `{name}` pseudo-header")
             }
             Self::PropertyNotUtf8(path) => write!(f, "property `{path}` is not UTF-8"),
-            Self::BadCertificateDigest => f.write_str(
-                "property `connection.sha256_peer_certificate_digest` is not 64 hex digits",
-            ),
+            Self::BadCertificateDigest => {
+                f.write_str("property `connection.sha256_peer_certificate_digest` is not 64 hex digits")
+            }
         }
     }
 }
@@ -87,10 +87,7 @@ impl fmt::Display for RequestFault {
 /// pseudo-headers (`:protocol`) are dropped; every other header is kept, in order. A
 /// `CONNECT` request may lack `:path` (its path is then empty). Empty property values
 /// count as absent. The certificate digest is converted from hex to unpadded base64url.
-pub fn build_request(
-    headers: Vec<(String, Vec<u8>)>,
-    facts: ConnectionFacts,
-) -> Result<Request, RequestFault> {
+pub fn build_request(headers: Vec<(String, Vec<u8>)>, facts: ConnectionFacts) -> Result<Request, RequestFault> {
     let mut method = None;
     let mut path = None;
     let mut authority = None;
@@ -233,18 +230,13 @@ mod tests {
         let facts = ConnectionFacts {
             address: Some("10.0.0.7:51234".into()),
             principal: Some("spiffe://cluster.local/ns/a/sa/b".into()),
-            certificate_digest_hex: Some(
-                "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".into(),
-            ),
+            certificate_digest_hex: Some("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".into()),
             request_id: Some("rid-prop".into()),
             protocol: Some("HTTP/2".into()),
         };
         let r = build_request(envoy_headers(), facts).unwrap();
         assert_eq!(r.source.address.as_deref(), Some("10.0.0.7:51234"));
-        assert_eq!(
-            r.source.principal.as_deref(),
-            Some("spiffe://cluster.local/ns/a/sa/b")
-        );
+        assert_eq!(r.source.principal.as_deref(), Some("spiffe://cluster.local/ns/a/sa/b"));
         assert_eq!(
             r.source.certificate_sha256.as_deref(),
             Some("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU")
@@ -287,12 +279,8 @@ mod tests {
 
     #[test]
     fn missing_or_repeated_pseudo_headers_are_host_errors() {
-        let without = |name: &str| -> Vec<(String, Vec<u8>)> {
-            envoy_headers()
-                .into_iter()
-                .filter(|(n, _)| n != name)
-                .collect()
-        };
+        let without =
+            |name: &str| -> Vec<(String, Vec<u8>)> { envoy_headers().into_iter().filter(|(n, _)| n != name).collect() };
         let e = build_request(without(":method"), ConnectionFacts::default()).unwrap_err();
         assert_eq!(e, RequestFault::MissingPseudoHeader(":method"));
         assert!(!e.is_client_error());

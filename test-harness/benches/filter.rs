@@ -71,7 +71,9 @@ fn main() {
             .source_address("10.0.0.7:51234")
     };
     let cached_token = mint::mint(&claims("appr-1"), &ed, "ed1");
-    let fresh_tokens: Vec<String> = (0..4000).map(|i| mint::mint(&claims(&format!("appr-f{i}")), &ed, "ed1")).collect();
+    let fresh_tokens: Vec<String> = (0..4000)
+        .map(|i| mint::mint(&claims(&format!("appr-f{i}")), &ed, "ed1"))
+        .collect();
 
     // VM start + configure: compile (once per process, as Envoy does per module), then
     // instantiate + _initialize + vm_start + configure for each new VM.
@@ -131,9 +133,18 @@ fn main() {
     });
 
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!("jitgate filter in the harness vs the native core (medians, same run, {} bytes of wasm)", bytes.len());
-    println!("  module compile (once per module)      {:>10.2} ms", compile.as_secs_f64() * 1e3);
-    println!("  VM start + configure (seed policy)    {:>10.2} ms   (target ≤ 50 ms)", start_configure.as_secs_f64() * 1e3);
+    println!(
+        "jitgate filter in the harness vs the native core (medians, same run, {} bytes of wasm)",
+        bytes.len()
+    );
+    println!(
+        "  module compile (once per module)      {:>10.2} ms",
+        compile.as_secs_f64() * 1e3
+    );
+    println!(
+        "  VM start + configure (seed policy)    {:>10.2} ms   (target ≤ 50 ms)",
+        start_configure.as_secs_f64() * 1e3
+    );
     println!("  native decide, cached token           {:>10.2} µs", us(native_cached));
     println!(
         "  filter request, cached token          {:>10.2} µs   {:.2}× native (target ≤ 2×)",
