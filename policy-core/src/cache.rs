@@ -112,6 +112,7 @@ mod tests {
                 issued_at: 0,
                 not_before: 0,
                 expires: 1,
+                expires_rfc3339: String::new(),
                 resources: vec![],
                 bound_certificate: None,
                 leeway_s: 0,

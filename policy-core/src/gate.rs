@@ -16,7 +16,7 @@ use crate::extract::extract_token;
 use crate::input::{self, InputParts, TokenView};
 use crate::policy::{Policy, PolicyOutcome};
 use crate::request::Request;
-use crate::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
+use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
 
 /// The JSON body of a denial (DESIGN §5), in the documented field order.
@@ -176,7 +176,12 @@ impl Gate {
             .chain_update(seq.to_be_bytes())
             .chain_update(now_ns.to_be_bytes())
             .finalize();
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        let mut id = String::with_capacity(32);
+        for b in digest.iter().take(16) {
+            // Both nibbles are below 16: `from_digit` always returns a digit.
+            id.extend([b >> 4, b & 0xf].map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')));
+        }
+        id
     }
 
     /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
@@ -277,7 +282,7 @@ impl Gate {
             path: request.path.clone(),
             source: request.source.address.clone(),
             identity: identity.map(str::to_owned),
-            expires: approval.as_ref().map(|a| rfc3339_from_secs(a.expires)),
+            expires: approval.as_ref().map(|a| a.expires_rfc3339.clone()),
             eval_ns: None,
             request_id: request.effective_id().map(str::to_owned),
             token_present: !matches!(token_status, TokenStatus::Missing),
@@ -325,8 +330,7 @@ impl Gate {
         if let Some(a) = approval {
             fwd.add_headers.push((APPROVAL_ID_HEADER.into(), a.id.clone()));
             fwd.add_headers.push((SUBJECT_HEADER.into(), a.subject.clone()));
-            fwd.add_headers
-                .push((EXPIRES_HEADER.into(), rfc3339_from_secs(a.expires)));
+            fwd.add_headers.push((EXPIRES_HEADER.into(), a.expires_rfc3339.clone()));
         }
         fwd
     }

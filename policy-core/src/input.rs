@@ -89,7 +89,7 @@ pub fn approval_value(a: &Approval) -> Value {
         ("issued_at_ns", Value::from(i128::from(a.issued_at) * NANOS)),
         ("granted_at", Value::from(nbf)),
         ("valid_duration", Value::from(exp - nbf)),
-        ("claims", Value::from(serde_json::Value::Object(a.claims.clone()))),
+        ("claims", claims),
     ])
 }
 

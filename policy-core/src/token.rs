@@ -181,6 +181,8 @@ pub struct Approval {
     pub not_before: u64,
     /// `exp`, seconds.
     pub expires: u64,
+    /// `exp` as RFC 3339 UTC (the `x-jit-expires` header and the audit record).
+    pub expires_rfc3339: String,
     /// `jit.resource` as a list (a single string becomes one element).
     pub resources: Vec<String>,
     /// `cnf.x5t#S256`, decoded: the SHA-256 of the client certificate it is bound to.
@@ -348,6 +350,7 @@ impl Verifier {
             issued_at,
             not_before,
             expires,
+            expires_rfc3339: crate::timefmt::rfc3339_from_secs(expires),
             resources,
             bound_certificate,
             leeway_s: issuer.leeway_s,

@@ -310,11 +310,21 @@ fn filter_path() -> String {
         Err(_) => {
             let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .current_dir(repo())
-                .args(["build", "-p", "jitgate-filter", "--target", "wasm32-wasip1", "--release"])
+                .args([
+                    "build",
+                    "-p",
+                    "jitgate-filter",
+                    "--target",
+                    "wasm32-wasip1",
+                    "--release",
+                ])
                 .status()
                 .unwrap();
             assert!(status.success(), "building the filter failed");
-            repo().join("target/wasm32-wasip1/release/jitgate_filter.wasm").display().to_string()
+            repo()
+                .join("target/wasm32-wasip1/release/jitgate_filter.wasm")
+                .display()
+                .to_string()
         }
     }
 }
@@ -330,31 +340,58 @@ fn shared_vectors_through_eval_and_run() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["kid"].as_str().unwrap().to_owned(), SigningKey::from_jwk(&k["jwk"]).unwrap()))
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                SigningKey::from_jwk(&k["jwk"]).unwrap(),
+            )
+        })
         .collect();
     let filter = filter_path();
     let mut failures = Vec::new();
     for (i, case) in corpus["cases"].as_array().unwrap().iter().enumerate() {
         let name = case["name"].as_str().unwrap();
         let request = write(&tmp(&format!("vector-{i}.json")), &case["request"]);
-        let now = case["now"].as_str().map(str::to_owned).unwrap_or_else(|| case["now"].to_string());
+        let now = case["now"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| case["now"].to_string());
         let token = mint_spec(&case["token"], &keys).unwrap();
-        let mut common = vec!["--config", config.as_str(), "--request", request.as_str(), "--now", now.as_str(), "--compact"];
+        let mut common = vec![
+            "--config",
+            config.as_str(),
+            "--request",
+            request.as_str(),
+            "--now",
+            now.as_str(),
+            "--compact",
+        ];
         if let Some(t) = &token {
             common.extend_from_slice(&["--token", t]);
         }
         let eval = stdout_json(&jitgate(&[&["eval"], common.as_slice()].concat()));
-        let run = stdout_json(&jitgate(&[&["run", "--filter", filter.as_str()], common.as_slice()].concat()));
+        let run = stdout_json(&jitgate(
+            &[&["run", "--filter", filter.as_str()], common.as_slice()].concat(),
+        ));
         let want = &case["expect"];
         let native = json!({"allow": eval["allow"], "status": eval["status"], "reason": eval["reason"]});
-        let filtered = json!({"allow": run["audit"]["allow"], "status": run["audit"]["status"], "reason": run["audit"]["reason"]});
-        let sent = if run["action"] == "forwarded" { json!(200) } else { run["status"].clone() };
+        let filtered =
+            json!({"allow": run["audit"]["allow"], "status": run["audit"]["status"], "reason": run["audit"]["reason"]});
+        let sent = if run["action"] == "forwarded" {
+            json!(200)
+        } else {
+            run["status"].clone()
+        };
         for (host, got) in [("eval", &native), ("run", &filtered)] {
             if ["allow", "status", "reason"].iter().any(|k| want[*k] != got[*k]) {
                 failures.push(format!("{name} [{host}]: want {want}, got {got}"));
             }
         }
-        let expected_sent = if want["allow"] == true { json!(200) } else { want["status"].clone() };
+        let expected_sent = if want["allow"] == true {
+            json!(200)
+        } else {
+            want["status"].clone()
+        };
         if sent != expected_sent {
             failures.push(format!("{name} [run]: the filter sent {sent}, want {expected_sent}"));
         }
@@ -366,13 +403,29 @@ fn shared_vectors_through_eval_and_run() {
 fn run_prints_the_forwarded_request_or_the_local_response() {
     let token = sign_demo(&[]);
     let config = repo().join(EXAMPLE_CONFIG);
-    let req = write(&tmp("run-req.json"), &json!({"method": "GET", "path": "/orders", "headers": {"host": "db.internal"}}));
+    let req = write(
+        &tmp("run-req.json"),
+        &json!({"method": "GET", "path": "/orders", "headers": {"host": "db.internal"}}),
+    );
     let filter = filter_path();
-    let base = ["run", "--filter", filter.as_str(), "--config", config.to_str().unwrap(), "--request", req.as_str()];
-    let ok = stdout_json(&jitgate(&[&base[..], &["--token", &token, "--now", "2026-11-26T10:30:00Z"]].concat()));
+    let base = [
+        "run",
+        "--filter",
+        filter.as_str(),
+        "--config",
+        config.to_str().unwrap(),
+        "--request",
+        req.as_str(),
+    ];
+    let ok = stdout_json(&jitgate(
+        &[&base[..], &["--token", &token, "--now", "2026-11-26T10:30:00Z"]].concat(),
+    ));
     assert_eq!(ok["action"], "forwarded");
     let headers = ok["headers"].to_string();
-    assert!(headers.contains("x-jit-approval-id") && headers.contains("appr-cli-1"), "{headers}");
+    assert!(
+        headers.contains("x-jit-approval-id") && headers.contains("appr-cli-1"),
+        "{headers}"
+    );
     assert!(!headers.contains("\"x-jit-approval\""), "token removed: {headers}");
     assert_eq!(ok["audit"]["reason"], "allowed");
     let denied = stdout_json(&jitgate(&[&base[..], &["--now", "2026-11-26T10:30:00Z"]].concat()));
@@ -384,7 +437,17 @@ fn run_prints_the_forwarded_request_or_the_local_response() {
     let mut bad: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     bad["mode"] = json!("permissive");
     let bad = write(&tmp("run-bad.json"), &bad);
-    let out = jitgate(&["run", "--filter", &filter, "--config", &bad, "--request", &req, "--now", "1795689000"]);
+    let out = jitgate(&[
+        "run",
+        "--filter",
+        &filter,
+        "--config",
+        &bad,
+        "--request",
+        &req,
+        "--now",
+        "1795689000",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mode"));
 }
