@@ -9,7 +9,7 @@ CARGO ?= cargo
 JITGATE := target/cli/jitgate
 FILTER := target/jitgate_filter.wasm
 
-.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-js bench
+.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-deploy test-js bench
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -52,7 +52,12 @@ test-policies: filter jitgate
 test-js: setup
 	cd js-bindings && npm test
 
-test: lint build-core-wasm test-rust test-policies test-js
+# deploy/: envoy.yaml against Envoy's API (xds-protos), the Istio WasmPlugin, and
+# their configuration through the core and the filter.
+test-deploy: filter jitgate
+	bash deploy/validate.sh $(JITGATE) $(FILTER)
+
+test: lint build-core-wasm test-rust test-policies test-deploy test-js
 	@echo "make test: all passed"
 
 bench: filter
