@@ -316,13 +316,14 @@ fn filter_path() -> String {
                     "jitgate-filter",
                     "--target",
                     "wasm32-wasip1",
-                    "--release",
+                    "--profile",
+                    "filter",
                 ])
                 .status()
                 .unwrap();
             assert!(status.success(), "building the filter failed");
             repo()
-                .join("target/wasm32-wasip1/release/jitgate_filter.wasm")
+                .join("target/wasm32-wasip1/filter/jitgate_filter.wasm")
                 .display()
                 .to_string()
         }

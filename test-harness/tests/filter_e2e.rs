@@ -401,3 +401,31 @@ fn shared_decision_vectors_decide_alike_in_filter_and_core() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The time zones compiled in (.cargo/config.toml) are the same in the filter and the
+/// native core: a listed zone works in both, an unlisted one is a policy error in both.
+#[test]
+fn time_zones_agree_between_filter_and_core() {
+    let policy = r#"package access.jit
+allow if {
+    [h, _, _] := time.clock([time.now_ns(), input.request.headers["x-zone"]])
+    h >= 0
+}
+"#;
+    let mut cfg = config();
+    cfg["policy"] = json!({"modules": {"p.rego": policy}});
+    let mut host = host_with(&cfg);
+    let gate = Gate::new(&cfg.to_string()).unwrap();
+    for (zone, allowed) in [("UTC", true), ("Europe/Berlin", true), ("Asia/Tokyo", true), ("Antarctica/Troll", false)] {
+        let out = host.request(get("/healthz").header("x-zone", zone)).unwrap();
+        let native = gate.decide(
+            &jitgate_core::Request::new("GET", "/healthz").header("x-zone", zone),
+            (NOW_S as i64) * 1_000_000_000,
+        );
+        assert_eq!(out.is_forwarded(), allowed, "filter, {zone}");
+        assert_eq!(native.allow, allowed, "core, {zone}");
+        if !allowed {
+            assert_eq!(last_audit(&host).unwrap()["reason"], native.reason.code(), "{zone}");
+        }
+    }
+}

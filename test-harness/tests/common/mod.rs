@@ -75,8 +75,8 @@ pub fn wat_module(text: &str) -> Result<FilterModule, jitgate_harness::Error> {
 }
 
 /// The jitgate filter module: `$JITGATE_FILTER` (what `make test` builds and optimizes,
-/// as shipped), else built here with `cargo build -p jitgate-filter --target wasm32-wasip1
-/// --release`. Compiled once per test binary.
+/// as shipped), else built here with `cargo build -p jitgate-filter --target wasm32-wasip1 --profile filter`
+/// (without wasm-opt). Compiled once per test binary.
 pub fn jitgate_filter() -> FilterModule {
     static MODULE: OnceLock<FilterModule> = OnceLock::new();
     MODULE
@@ -94,7 +94,8 @@ pub fn jitgate_filter() -> FilterModule {
                             "jitgate-filter",
                             "--target",
                             "wasm32-wasip1",
-                            "--release",
+                            "--profile",
+                            "filter",
                         ])
                         .env_remove("RUSTFLAGS")
                         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -109,7 +110,7 @@ pub fn jitgate_filter() -> FilterModule {
                     let target = std::env::var_os("CARGO_TARGET_DIR")
                         .map(PathBuf::from)
                         .unwrap_or_else(|| workspace.join("target"));
-                    target.join("wasm32-wasip1/release/jitgate_filter.wasm")
+                    target.join("wasm32-wasip1/filter/jitgate_filter.wasm")
                 }
             };
             FilterModule::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
