@@ -10,6 +10,8 @@
 //! `filter/build.sh`). When there is none the check is skipped with a message, unless
 //! `JITGATE_REQUIRE_WASM=1` (set by `filter/build.sh` and CI), which makes it fail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use std::path::PathBuf;
 
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
