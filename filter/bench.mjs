@@ -15,5 +15,11 @@ if (!path) {
 }
 const wasi = new WASI({ version: "preview1", args: ["decide_bench", iterations] });
 const module = await WebAssembly.compile(await readFile(path));
-const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-wasi.start(instance);
+// The example links the filter crate, whose proxy-wasm functions import `env.proxy_*`;
+// the bench never calls them.
+const env = new Proxy({}, { get: (_, name) => () => { throw new Error(`${String(name)} called`); } });
+const instance = await WebAssembly.instantiate(module, { ...wasi.getImportObject(), env });
+// The example also carries the filter's `_initialize` (from the linked crate), which
+// Node's WASI refuses next to `_start`: hand it only what a command needs.
+const { memory, _start } = instance.exports;
+wasi.start({ exports: { memory, _start } });
