@@ -55,7 +55,7 @@ test-js: setup
 # deploy/: envoy.yaml against Envoy's API (xds-protos), the Istio WasmPlugin, and
 # their configuration through the core and the filter.
 test-deploy: filter jitgate
-	bash deploy/validate.sh $(JITGATE) $(FILTER)
+	JITGATE_BIN=$(abspath $(JITGATE)) bash deploy/validate.sh --self-test
 
 test: lint build-core-wasm test-rust test-policies test-deploy test-js
 	@echo "make test: all passed"

@@ -1,5 +1,5 @@
 //! The filter's logic over any [`Host`]: configuration (root context) and one request
-//! (HTTP context). [`crate::proxy`] only binds it to the proxy-wasm contexts.
+//! (HTTP context). `proxy` (wasm32 only) binds it to the proxy-wasm contexts.
 //!
 //! Per request: read the header map and the properties, take `now` from the host
 //! clock, let the core decide, then apply the decision — forward (remove headers, then

@@ -1,6 +1,6 @@
 //! The host calls the filter makes, behind a trait.
 //!
-//! In Envoy the host is [`crate::proxy::ProxyHost`] (the proxy-wasm ABI); in unit tests
+//! In Envoy the host is `proxy::ProxyHost` (the proxy-wasm ABI); in unit tests
 //! it is a fake, so the whole per-request flow — including every failure path — runs
 //! natively. Every call returns a `Result`: the filter decides what a failed call
 //! means, and a failure never lets a request through that should be denied.

@@ -26,7 +26,7 @@
 //!   when a host call fails), never a pass; see [`filter`].
 //!
 //! The per-request logic is written against the [`Host`] trait, so it runs natively
-//! in tests with a fake host; [`proxy`] (wasm32 only) binds it to Envoy.
+//! in tests with a fake host; `proxy` (wasm32 only) binds it to Envoy.
 
 // Lints, each for a reason:
 // - a panic kills the Wasm VM (and the release profile aborts): errors are values;

@@ -4,7 +4,7 @@
 //
 // starts a demo service on 127.0.0.1:8080 (PORT to change) guarded by the demo
 // configuration in policies/config.example.json (its key is TEST-ONLY: the private
-// half is policies/demo-key.private.jwk). Mint a token for it with
+// half is deploy/demo-key.private.jwk). Mint a token for it with
 // `jitgate token sign` and send it in the `x-jit-approval` header.
 //
 // `jitgateMiddleware(gate)` has the (req, res, next) shape of Express/Connect

@@ -36,7 +36,7 @@ fn stdout_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-const DEMO_KEY: &str = "policies/demo-key.private.jwk";
+const DEMO_KEY: &str = "deploy/demo-key.private.jwk";
 const EXAMPLE_CONFIG: &str = "policies/config.example.json";
 
 fn sign_demo(extra: &[&str]) -> String {
@@ -317,13 +317,13 @@ fn filter_path() -> String {
                     "--target",
                     "wasm32-wasip1",
                     "--profile",
-                    "filter",
+                    "wasm-filter",
                 ])
                 .status()
                 .unwrap();
             assert!(status.success(), "building the filter failed");
             repo()
-                .join("target/wasm32-wasip1/filter/jitgate_filter.wasm")
+                .join("target/wasm32-wasip1/wasm-filter/jitgate_filter.wasm")
                 .display()
                 .to_string()
         }

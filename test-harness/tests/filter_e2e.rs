@@ -353,6 +353,29 @@ fn a_trap_leaves_the_vm_dead_and_requests_failing_closed() {
     assert_eq!(out.status(), Some(503));
 }
 
+/// The configuration deploy/envoy.yaml and the Istio WasmPlugin carry (validated equal
+/// by deploy/validate.sh) loads into the filter, which then enforces it.
+#[test]
+fn the_deployed_configuration_runs_in_the_filter() {
+    let config: Value = serde_json::from_str(include_str!("../../deploy/jitgate-config.json")).unwrap();
+    let mut host = host_with(&config);
+    assert!(host.request(get("/healthz")).unwrap().is_forwarded());
+    let (status, body) = local(&host.request(get("/orders")).unwrap());
+    assert_eq!((status, body["reason"].as_str().unwrap()), (401, "token_missing"));
+    let key = SigningKey::from_jwk(&serde_json::from_str(include_str!("../../deploy/demo-key.private.jwk")).unwrap()).unwrap();
+    let issuer = config["issuers"][0]["issuer"].as_str().unwrap();
+    let audience = config["issuers"][0]["audience"].as_str().unwrap();
+    let resource = config["resource"].as_str().unwrap_or("test-database");
+    let kid = config["issuers"][0]["jwks"]["keys"][0]["kid"].as_str().unwrap();
+    let approval = mint::mint(
+        &json!({"iss": issuer, "sub": "alice@example.com", "aud": audience, "iat": NOW_S - 60, "nbf": NOW_S - 60,
+                "exp": NOW_S + 600, "jti": "appr-deploy", "jit": {"resource": resource, "role": "developer"}}),
+        &key,
+        kid,
+    );
+    assert!(host.request(get("/orders").header("x-jit-approval", approval)).unwrap().is_forwarded());
+}
+
 /// The shared corpus (policy-core/tests/vectors/decisions.json) through the filter and
 /// through the native core: both must match every expectation.
 #[test]
@@ -402,21 +425,23 @@ fn shared_decision_vectors_decide_alike_in_filter_and_core() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The time zones compiled in (.cargo/config.toml) are the same in the filter and the
-/// native core: a listed zone works in both, an unlisted one is a policy error in both.
+/// The time zones compiled in (.cargo/config.toml) and the regex classes are the same
+/// in the filter and the native core: a kept zone works in both, a dropped one is a
+/// policy error in both; `\d` patterns work in both.
 #[test]
-fn time_zones_agree_between_filter_and_core() {
+fn time_zones_and_regex_agree_between_filter_and_core() {
     let policy = r#"package access.jit
 allow if {
     [h, _, _] := time.clock([time.now_ns(), input.request.headers["x-zone"]])
     h >= 0
+    regex.match(`^[A-Z]+-\d+$`, "INC-4711")
 }
 "#;
     let mut cfg = config();
     cfg["policy"] = json!({"modules": {"p.rego": policy}});
     let mut host = host_with(&cfg);
     let gate = Gate::new(&cfg.to_string()).unwrap();
-    for (zone, allowed) in [("UTC", true), ("Europe/Berlin", true), ("Asia/Tokyo", true), ("Antarctica/Troll", false)] {
+    for (zone, allowed) in [("UTC", true), ("Etc/GMT-1", true), ("Zulu", true), ("Europe/Berlin", false)] {
         let out = host.request(get("/healthz").header("x-zone", zone)).unwrap();
         let native = gate.decide(
             &jitgate_core::Request::new("GET", "/healthz").header("x-zone", zone),

@@ -75,7 +75,7 @@ pub fn wat_module(text: &str) -> Result<FilterModule, jitgate_harness::Error> {
 }
 
 /// The jitgate filter module: `$JITGATE_FILTER` (what `make test` builds and optimizes,
-/// as shipped), else built here with `cargo build -p jitgate-filter --target wasm32-wasip1 --profile filter`
+/// as shipped), else built here with `cargo build -p jitgate-filter --target wasm32-wasip1 --profile wasm-filter`
 /// (without wasm-opt). Compiled once per test binary.
 pub fn jitgate_filter() -> FilterModule {
     static MODULE: OnceLock<FilterModule> = OnceLock::new();
@@ -95,7 +95,7 @@ pub fn jitgate_filter() -> FilterModule {
                             "--target",
                             "wasm32-wasip1",
                             "--profile",
-                            "filter",
+                            "wasm-filter",
                         ])
                         .env_remove("RUSTFLAGS")
                         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -110,7 +110,7 @@ pub fn jitgate_filter() -> FilterModule {
                     let target = std::env::var_os("CARGO_TARGET_DIR")
                         .map(PathBuf::from)
                         .unwrap_or_else(|| workspace.join("target"));
-                    target.join("wasm32-wasip1/filter/jitgate_filter.wasm")
+                    target.join("wasm32-wasip1/wasm-filter/jitgate_filter.wasm")
                 }
             };
             FilterModule::load(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
