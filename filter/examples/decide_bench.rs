@@ -70,10 +70,7 @@ const NOW_S: i64 = 1_795_687_200;
 const POLICY: &str = include_str!("../../policies/jit.rego");
 
 fn main() {
-    let iterations: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5_000);
+    let iterations: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
     let key = SigningKey::from_secret(Algorithm::EdDsa, &[0x11; 32]).unwrap();
     let config = json!({
         "issuers": [{"issuer": "https://approvals.example.com", "audience": "db-gateway",

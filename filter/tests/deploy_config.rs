@@ -30,9 +30,7 @@ fn the_deployed_configuration_compiles_and_embeds_the_shipped_policy() {
 
 #[test]
 fn the_demo_key_signs_approvals_the_deployed_configuration_accepts() {
-    let key =
-        SigningKey::from_jwk(&serde_json::from_str(&deploy_file("demo-key.private.jwk")).unwrap())
-            .unwrap();
+    let key = SigningKey::from_jwk(&serde_json::from_str(&deploy_file("demo-key.private.jwk")).unwrap()).unwrap();
     let mut c = claims();
     c["iss"] = json!("https://approvals.example.com");
     c["aud"] = json!("db-gateway");

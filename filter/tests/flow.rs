@@ -49,10 +49,7 @@ fn an_allowed_request_goes_upstream_without_the_token_and_with_x_jit_headers() {
     assert_eq!(audit["ts"], "2026-11-26T10:00:00Z");
     // The clock was read before and after the decision: one tick apart.
     assert_eq!(audit["eval_ns"], TICK_NS);
-    assert_eq!(
-        host.nonzero_counters(),
-        [("jitgate.allowed".to_owned(), 1)].into()
-    );
+    assert_eq!(host.nonzero_counters(), [("jitgate.allowed".to_owned(), 1)].into());
     assert!(host.logs_at(Level::Error).is_empty());
 }
 
@@ -63,10 +60,9 @@ fn a_missing_token_is_answered_401_locally() {
     assert_eq!(verdict, Verdict::Stop);
     let sent = host.sent().clone();
     assert_eq!(sent.status, 401);
-    assert!(sent.headers.contains(&(
-        "www-authenticate".into(),
-        "JIT-Approval error=\"token_missing\"".into()
-    )));
+    assert!(sent
+        .headers
+        .contains(&("www-authenticate".into(), "JIT-Approval error=\"token_missing\"".into())));
     assert!(sent
         .headers
         .contains(&("content-type".into(), "application/json".into())));
@@ -161,8 +157,7 @@ allow := {"allow": true, "headers": {"x-approved-role": "developer"},
 
 #[test]
 fn a_response_header_the_host_refuses_is_logged_not_fatal() {
-    let policy =
-        "package access.jit\nallow := {\"allow\": true, \"response_headers\": {\"x-a\": \"b\"}}\n";
+    let policy = "package access.jit\nallow := {\"allow\": true, \"response_headers\": {\"x-a\": \"b\"}}\n";
     let mut host = FakeHost::new().failing("add_header_map_value");
     let (_, mut filter) = run(&mut host, &config_with(policy));
     filter.on_response_headers(&mut host);
@@ -197,10 +192,7 @@ fn mtls_facts_come_from_the_properties() {
 
     let mut host = mtls(FakeHost::new(), &CERT_DIGEST);
     assert_eq!(run(&mut host, &config).0, Verdict::Continue);
-    assert_eq!(
-        host.audit()["identity"],
-        "spiffe://cluster.local/ns/ops/sa/alice"
-    );
+    assert_eq!(host.audit()["identity"], "spiffe://cluster.local/ns/ops/sa/alice");
 
     // Another certificate: the binding fails.
     let mut host = mtls(FakeHost::new(), &[0xcd; 32]);
@@ -234,10 +226,7 @@ allow if {
         .with_header("x-tenant", "acme")
         .with_property("request.protocol", "HTTP/2")
         .with_property("connection.uri_san_peer_certificate", "spiffe://x/y")
-        .with_property(
-            "connection.sha256_peer_certificate_digest",
-            &hex(&CERT_DIGEST),
-        );
+        .with_property("connection.sha256_peer_certificate_digest", &hex(&CERT_DIGEST));
     for (n, v) in &mut host.request_headers {
         if n == ":method" {
             *v = b"POST".to_vec();
@@ -250,8 +239,7 @@ allow if {
 #[test]
 fn a_header_that_is_not_utf8_is_refused_with_400() {
     let mut host = FakeHost::new();
-    host.request_headers
-        .push(("x-legacy".into(), b"caf\xe9".to_vec()));
+    host.request_headers.push(("x-legacy".into(), b"caf\xe9".to_vec()));
     let (verdict, _) = run(&mut host, &seed_config());
     assert_eq!(verdict, Verdict::Stop);
     assert_eq!(host.sent().status, 400);
@@ -272,8 +260,7 @@ fn in_dry_run_a_refused_request_still_goes_through_stripped() {
     let mut host = FakeHost::new()
         .with_header("x-jit-approval", &token(&claims()))
         .with_header("x-jit-subject", "forged");
-    host.request_headers
-        .push(("x-legacy".into(), b"caf\xe9".to_vec()));
+    host.request_headers.push(("x-legacy".into(), b"caf\xe9".to_vec()));
     let (verdict, _) = run(&mut host, &dry_run(seed_config()));
     assert_eq!(verdict, Verdict::Continue);
     assert!(host.sent.is_none());
@@ -284,8 +271,7 @@ fn in_dry_run_a_refused_request_still_goes_through_stripped() {
 
     // If even stripping fails, the request is refused, dry run or not.
     let mut host = FakeHost::new().failing("remove_header_map_value");
-    host.request_headers
-        .push(("x-legacy".into(), b"caf\xe9".to_vec()));
+    host.request_headers.push(("x-legacy".into(), b"caf\xe9".to_vec()));
     let (verdict, _) = run(&mut host, &dry_run(seed_config()));
     assert_eq!(verdict, Verdict::Stop);
     assert_eq!(host.sent().status, 500);
@@ -307,10 +293,7 @@ fn failing_host_calls_fail_closed_with_500() {
         assert_eq!(host.counter("jitgate.denied.internal_error"), 1, "{call}");
         assert_eq!(host.counter("jitgate.allowed"), 0, "{call}");
         let errors = host.logs_at(Level::Error);
-        assert!(
-            errors.iter().any(|e| e.contains(call)),
-            "{call}: {errors:?}"
-        );
+        assert!(errors.iter().any(|e| e.contains(call)), "{call}: {errors:?}");
     }
 }
 
@@ -326,8 +309,7 @@ fn a_property_that_is_not_utf8_or_a_bad_digest_fails_closed() {
         .unwrap()
         .contains("connection.uri_san_peer_certificate"));
 
-    let mut host =
-        FakeHost::new().with_property("connection.sha256_peer_certificate_digest", "AB:CD");
+    let mut host = FakeHost::new().with_property("connection.sha256_peer_certificate_digest", "AB:CD");
     run(&mut host, &seed_config());
     assert_eq!(host.sent().status, 500);
 }
@@ -344,10 +326,7 @@ fn when_the_decision_cannot_be_applied_the_request_is_refused() {
         let audit = host.audit();
         assert_eq!(audit["allow"], false);
         assert_eq!(audit["reason"], "internal_error");
-        assert_eq!(
-            audit["subject"], "alice@example.com",
-            "the decision's facts stay"
-        );
+        assert_eq!(audit["subject"], "alice@example.com", "the decision's facts stay");
         assert_eq!(host.sent_body()["decision_id"], audit["decision_id"]);
         assert_eq!(host.counter("jitgate.allowed"), 0);
         assert_eq!(host.counter("jitgate.denied.internal_error"), 1);
@@ -362,9 +341,7 @@ fn when_the_denial_cannot_be_sent_the_stream_is_reset() {
     assert!(host.reset);
     assert_eq!(host.logs_at(Level::Critical).len(), 1);
 
-    let mut host = FakeHost::new()
-        .failing("send_local_response")
-        .failing("close_stream");
+    let mut host = FakeHost::new().failing("send_local_response").failing("close_stream");
     let (verdict, _) = run(&mut host, &seed_config());
     assert_eq!(verdict, Verdict::Stop, "still never forwarded");
     assert_eq!(host.logs_at(Level::Critical).len(), 2);

@@ -57,11 +57,7 @@ const ENV_FUNCTIONS: &[&str] = &[
 ];
 
 /// Registered for ABI 0.2.x (`proxy_get_log_level` for 0.2.1 only).
-const ENV_FUNCTIONS_ABI_0_2_1: &[&str] = &[
-    "proxy_continue_stream",
-    "proxy_close_stream",
-    "proxy_get_log_level",
-];
+const ENV_FUNCTIONS_ABI_0_2_1: &[&str] = &["proxy_continue_stream", "proxy_close_stream", "proxy_get_log_level"];
 
 /// `FOR_ALL_WASI_FUNCTIONS` in proxy-wasm-cpp-host.
 const WASI_FUNCTIONS: &[&str] = &[
@@ -208,10 +204,7 @@ fn module_with(imports: &str) -> Vec<u8> {
         .filter(|e| **e != "memory")
         .map(|e| format!("(func (export \"{e}\"))"))
         .collect();
-    wat::parse_str(format!(
-        "(module {imports} (memory (export \"memory\") 1) {exports})"
-    ))
-    .unwrap()
+    wat::parse_str(format!("(module {imports} (memory (export \"memory\") 1) {exports})")).unwrap()
 }
 
 #[test]

@@ -362,7 +362,8 @@ fn the_deployed_configuration_runs_in_the_filter() {
     assert!(host.request(get("/healthz")).unwrap().is_forwarded());
     let (status, body) = local(&host.request(get("/orders")).unwrap());
     assert_eq!((status, body["reason"].as_str().unwrap()), (401, "token_missing"));
-    let key = SigningKey::from_jwk(&serde_json::from_str(include_str!("../../deploy/demo-key.private.jwk")).unwrap()).unwrap();
+    let key = SigningKey::from_jwk(&serde_json::from_str(include_str!("../../deploy/demo-key.private.jwk")).unwrap())
+        .unwrap();
     let issuer = config["issuers"][0]["issuer"].as_str().unwrap();
     let audience = config["issuers"][0]["audience"].as_str().unwrap();
     let resource = config["resource"].as_str().unwrap_or("test-database");
@@ -373,7 +374,10 @@ fn the_deployed_configuration_runs_in_the_filter() {
         &key,
         kid,
     );
-    assert!(host.request(get("/orders").header("x-jit-approval", approval)).unwrap().is_forwarded());
+    assert!(host
+        .request(get("/orders").header("x-jit-approval", approval))
+        .unwrap()
+        .is_forwarded());
 }
 
 /// The shared corpus (policy-core/tests/vectors/decisions.json) through the filter and
@@ -441,7 +445,12 @@ allow if {
     cfg["policy"] = json!({"modules": {"p.rego": policy}});
     let mut host = host_with(&cfg);
     let gate = Gate::new(&cfg.to_string()).unwrap();
-    for (zone, allowed) in [("UTC", true), ("Etc/GMT-1", true), ("Zulu", true), ("Europe/Berlin", false)] {
+    for (zone, allowed) in [
+        ("UTC", true),
+        ("Etc/GMT-1", true),
+        ("Zulu", true),
+        ("Europe/Berlin", false),
+    ] {
         let out = host.request(get("/healthz").header("x-zone", zone)).unwrap();
         let native = gate.decide(
             &jitgate_core::Request::new("GET", "/healthz").header("x-zone", zone),

@@ -64,8 +64,7 @@ impl FakeHost {
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.request_headers
-            .push((name.to_owned(), value.as_bytes().to_vec()));
+        self.request_headers.push((name.to_owned(), value.as_bytes().to_vec()));
         self
     }
 
@@ -79,8 +78,7 @@ impl FakeHost {
     }
 
     pub fn with_property(mut self, path: &str, value: &str) -> Self {
-        self.properties
-            .insert(path.to_owned(), value.as_bytes().to_vec());
+        self.properties.insert(path.to_owned(), value.as_bytes().to_vec());
         self
     }
 
@@ -190,33 +188,24 @@ impl Host for FakeHost {
 
     fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
         self.check("remove_header_map_value")?;
-        self.request_headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.request_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         Ok(())
     }
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
         self.check("replace_header_map_value")?;
-        self.request_headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.request_headers
-            .push((name.to_owned(), value.as_bytes().to_vec()));
+        self.request_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.request_headers.push((name.to_owned(), value.as_bytes().to_vec()));
         Ok(())
     }
 
     fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
         self.check("add_header_map_value")?;
-        self.response_headers
-            .push((name.to_owned(), value.to_owned()));
+        self.response_headers.push((name.to_owned(), value.to_owned()));
         Ok(())
     }
 
-    fn send_response(
-        &mut self,
-        status: u16,
-        headers: &[(String, String)],
-        body: &str,
-    ) -> Result<(), HostError> {
+    fn send_response(&mut self, status: u16, headers: &[(String, String)], body: &str) -> Result<(), HostError> {
         self.check("send_local_response")?;
         assert!(self.sent.is_none(), "one local response per request");
         self.sent = Some(Sent {
