@@ -210,6 +210,104 @@ pub fn mint_spec(spec: &Value, keys: &Keyring) -> Result<Option<String>, KeyErro
     Ok(Some(sign(&header, &claims, key)))
 }
 
+/// One case of a decision-vector corpus, its token minted.
+#[derive(Debug, Clone)]
+pub struct VectorCase {
+    /// What the case is about.
+    pub name: String,
+    /// The decision time, ns since the epoch (`now`: RFC 3339 or integer seconds).
+    pub now_ns: i64,
+    /// The request as the corpus writes it (`{"method", "path", "headers", "source"}`).
+    pub request: Value,
+    /// The token to send, if any, minted from the case's `token` spec.
+    pub token: Option<String>,
+    /// What every host must decide: `allow`, `status`, `reason`, optionally `policy_reason`.
+    pub expect: Value,
+}
+
+impl VectorCase {
+    /// The core request, with the token (if any) in `header`.
+    pub fn core_request(&self, header: &str) -> Result<crate::Request, crate::RequestError> {
+        let mut request = crate::Request::from_json(self.request.clone())?;
+        if let Some(token) = &self.token {
+            request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
+            request.headers.push((header.to_owned(), token.clone()));
+        }
+        Ok(request)
+    }
+
+    /// `None` when `got` (`allow`, `status`, `reason`, `policy_reason`) is what the case
+    /// expects, else a line saying what differs.
+    pub fn mismatch(&self, allow: bool, status: u16, reason: &str, policy_reason: Option<&str>) -> Option<String> {
+        let want = &self.expect;
+        let same = want.get("allow") == Some(&Value::Bool(allow))
+            && want.get("status").and_then(Value::as_u64) == Some(u64::from(status))
+            && want.get("reason").and_then(Value::as_str) == Some(reason)
+            && want.get("policy_reason").is_none_or(|p| p.as_str() == policy_reason);
+        (!same).then(|| {
+            format!(
+                "{}: want {want}, got allow={allow} status={status} reason={reason}",
+                self.name
+            )
+        })
+    }
+}
+
+/// A decision-vector corpus — one file, decided alike by every host:
+/// `{"config": {…DESIGN §6…}, "keys": [{"kid", "jwk": {private JWK}}], "cases": [{"name",
+/// "now", "token": null | {"raw"} | {"key", "header"?, "claims"}, "request", "expect"}]}`.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    /// The plugin configuration every case is decided with.
+    pub config: Value,
+    /// The signing keys (TEST-ONLY).
+    pub keys: Keyring,
+    /// The cases, tokens minted.
+    pub cases: Vec<VectorCase>,
+}
+
+impl Corpus {
+    /// Reads a corpus and mints its tokens.
+    pub fn from_json(text: &str) -> Result<Self, KeyError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| KeyError(format!("corpus: {e}")))?;
+        let mut keys = Keyring::new();
+        for entry in doc.get("keys").and_then(Value::as_array).into_iter().flatten() {
+            let kid = entry
+                .get("kid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| KeyError("corpus key without `kid`".into()))?;
+            let jwk = entry
+                .get("jwk")
+                .ok_or_else(|| KeyError(format!("corpus key `{kid}` without `jwk`")))?;
+            keys.insert(kid.to_owned(), SigningKey::from_jwk(jwk)?);
+        }
+        let mut cases = Vec::new();
+        for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
+            let name = case.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let now_ns = match case.get("now") {
+                Some(Value::Number(n)) => n.as_i64().and_then(|s| s.checked_mul(1_000_000_000)),
+                Some(Value::String(t)) => crate::timefmt::parse_time_ns(t),
+                _ => None,
+            }
+            .ok_or_else(|| KeyError(format!("case `{name}`: `now` is not RFC 3339 or integer seconds")))?;
+            let token = mint_spec(case.get("token").unwrap_or(&Value::Null), &keys)
+                .map_err(|e| KeyError(format!("case `{name}`: {}", e.0)))?;
+            cases.push(VectorCase {
+                name,
+                now_ns,
+                request: case.get("request").cloned().unwrap_or(Value::Null),
+                token,
+                expect: case.get("expect").cloned().unwrap_or(Value::Null),
+            });
+        }
+        let config = doc
+            .get("config")
+            .cloned()
+            .ok_or_else(|| KeyError("corpus without `config`".into()))?;
+        Ok(Self { config, keys, cases })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

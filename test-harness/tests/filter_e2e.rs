@@ -7,7 +7,7 @@
 mod common;
 
 use jitgate_core::jws::b64url_encode;
-use jitgate_core::mint::{self, mint_spec, Keyring, SigningKey};
+use jitgate_core::mint::{self, Corpus, SigningKey};
 use jitgate_core::{Algorithm, Gate};
 use jitgate_harness::jitgate::{audit_records, envoy_request, last_audit};
 use jitgate_harness::{Error, Host, HostConfig, Outcome, Request};
@@ -384,47 +384,39 @@ fn the_deployed_configuration_runs_in_the_filter() {
 /// through the native core: both must match every expectation.
 #[test]
 fn shared_decision_vectors_decide_alike_in_filter_and_core() {
-    let corpus: Value = serde_json::from_str(include_str!("../../policy-core/tests/vectors/decisions.json")).unwrap();
-    let mut host = host_with(&corpus["config"]);
-    let gate = Gate::new(&corpus["config"].to_string()).unwrap();
-    let keys: Keyring = corpus["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            (
-                k["kid"].as_str().unwrap().to_owned(),
-                SigningKey::from_jwk(&k["jwk"]).unwrap(),
-            )
-        })
-        .collect();
+    let corpus = Corpus::from_json(include_str!("../../policy-core/tests/vectors/decisions.json")).unwrap();
+    let mut host = host_with(&corpus.config);
+    let gate = Gate::new(&corpus.config.to_string()).unwrap();
     let mut failures = Vec::new();
-    for case in corpus["cases"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let now = match &case["now"] {
-            Value::String(s) => jitgate_core::timefmt::parse_time_ns(s).unwrap(),
-            v => v.as_i64().unwrap() * 1_000_000_000,
-        };
-        let mut request = jitgate_core::Request::from_json(case["request"].clone()).unwrap();
-        if let Some(t) = mint_spec(&case["token"], &keys).unwrap() {
-            request.headers.push(("x-jit-approval".into(), t));
-        }
-        let native = gate.decide(&request, now);
-        let out = host.request(envoy_request(&request, now)).unwrap();
+    for case in &corpus.cases {
+        let request = case.core_request(gate.token_header()).unwrap();
+        let native = gate.decide(&request, case.now_ns);
+        failures.extend(
+            case.mismatch(
+                native.allow,
+                native.status,
+                native.reason.code(),
+                native.policy_reason.as_deref(),
+            )
+            .map(|m| format!("[native] {m}")),
+        );
+        let out = host.request(envoy_request(&request, case.now_ns)).unwrap();
         let audit = last_audit(&host).unwrap();
-        let filter_status = match &out {
+        let sent = match &out {
             Outcome::Forwarded { .. } => 200,
-            Outcome::LocalResponse { status, .. } => *status as u16,
-            other => panic!("{name}: {other:?}"),
+            Outcome::LocalResponse { status, .. } => u16::try_from(*status).unwrap(),
+            other => panic!("{}: {other:?}", case.name),
         };
-        let want = &case["expect"];
-        let got_native = json!({"allow": native.allow, "status": native.status, "reason": native.reason.code()});
-        let got_filter = json!({"allow": audit["allow"], "status": filter_status, "reason": audit["reason"]});
-        for (host_name, got) in [("native", &got_native), ("filter", &got_filter)] {
-            if ["allow", "status", "reason"].iter().any(|k| want[*k] != got[*k]) {
-                failures.push(format!("{name} [{host_name}]: want {want}, got {got}"));
-            }
-        }
+        let status = if audit["allow"] == true { 200 } else { sent };
+        failures.extend(
+            case.mismatch(
+                audit["allow"] == true,
+                status,
+                audit["reason"].as_str().unwrap(),
+                audit["policy_reason"].as_str(),
+            )
+            .map(|m| format!("[filter] {m}")),
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
