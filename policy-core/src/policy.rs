@@ -77,6 +77,16 @@ pub fn load_modules(
     let mut engine = Engine::new();
     engine.set_rego_v0(rego_v0);
     for (name, source) in modules {
+        // regorus reads the machine's own zone for "Local" (the environment natively, the
+        // JS clock in browsers): a decision must not depend on where it is made.
+        if source.contains("\"Local\"") || source.contains("`Local`") {
+            return Err(PolicyError {
+                field: format!("policy.modules.{name}"),
+                message:
+                    "time zone \"Local\" is the host's own and differs between hosts; use \"UTC\" or an Etc/GMT zone"
+                        .into(),
+            });
+        }
         engine
             .add_policy(name.clone(), source.clone())
             .map_err(|e| PolicyError {
@@ -349,6 +359,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "policy.entrypoint");
+    }
+
+    #[test]
+    fn the_host_local_time_zone_is_refused() {
+        let e = Policy::compile(
+            &modules("package t\nallow if time.clock([time.now_ns(), \"Local\"])[0] > 8"),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "policy.modules.p.rego");
+        assert!(e.message.contains("Local"));
     }
 
     #[test]
