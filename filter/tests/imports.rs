@@ -6,79 +6,17 @@
 //! both `wasi_snapshot_preview1` and `wasi_unstable`). Any other import makes Envoy
 //! refuse the module at load time, so this is checked on the artifact itself.
 //!
-//! The artifact is `$JITGATE_FILTER_WASM`, else `target/jitgate_filter.wasm` (written by
-//! `filter/build.sh`). When there is none the check is skipped with a message, unless
-//! `JITGATE_REQUIRE_WASM=1` (set by `filter/build.sh` and CI), which makes it fail.
+//! The artifact is `$JITGATE_FILTER_WASM` (or `$JITGATE_FILTER`), else
+//! `target/jitgate_filter.wasm` (written by `filter/build.sh`); without one the test fails
+//! and says how to build it. The list of what Envoy provides is the harness's
+//! (`jitgate_harness::abi`), which also refuses other imports when it loads a module.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::PathBuf;
 
+use jitgate_harness::AbiVersion;
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
-
-/// `FOR_ALL_HOST_FUNCTIONS` in proxy-wasm-cpp-host, with the `proxy_` prefix.
-const ENV_FUNCTIONS: &[&str] = &[
-    "proxy_log",
-    "proxy_get_status",
-    "proxy_set_property",
-    "proxy_get_property",
-    "proxy_send_local_response",
-    "proxy_get_shared_data",
-    "proxy_set_shared_data",
-    "proxy_register_shared_queue",
-    "proxy_resolve_shared_queue",
-    "proxy_dequeue_shared_queue",
-    "proxy_enqueue_shared_queue",
-    "proxy_get_header_map_value",
-    "proxy_add_header_map_value",
-    "proxy_replace_header_map_value",
-    "proxy_remove_header_map_value",
-    "proxy_get_header_map_pairs",
-    "proxy_set_header_map_pairs",
-    "proxy_get_header_map_size",
-    "proxy_get_buffer_status",
-    "proxy_get_buffer_bytes",
-    "proxy_set_buffer_bytes",
-    "proxy_http_call",
-    "proxy_grpc_call",
-    "proxy_grpc_stream",
-    "proxy_grpc_close",
-    "proxy_grpc_cancel",
-    "proxy_grpc_send",
-    "proxy_set_tick_period_milliseconds",
-    "proxy_get_current_time_nanoseconds",
-    "proxy_define_metric",
-    "proxy_increment_metric",
-    "proxy_record_metric",
-    "proxy_get_metric",
-    "proxy_set_effective_context",
-    "proxy_done",
-    "proxy_call_foreign_function",
-];
-
-/// Registered for ABI 0.2.x (`proxy_get_log_level` for 0.2.1 only).
-const ENV_FUNCTIONS_ABI_0_2_1: &[&str] = &["proxy_continue_stream", "proxy_close_stream", "proxy_get_log_level"];
-
-/// `FOR_ALL_WASI_FUNCTIONS` in proxy-wasm-cpp-host.
-const WASI_FUNCTIONS: &[&str] = &[
-    "fd_write",
-    "fd_read",
-    "fd_seek",
-    "fd_close",
-    "fd_fdstat_get",
-    "environ_get",
-    "environ_sizes_get",
-    "args_get",
-    "args_sizes_get",
-    "clock_time_get",
-    "random_get",
-    "proc_exit",
-    "path_open",
-    "fd_prestat_get",
-    "fd_prestat_dir_name",
-];
-
-const WASI_MODULES: &[&str] = &["wasi_snapshot_preview1", "wasi_unstable"];
 
 /// Exports Envoy needs from an HTTP filter of ABI 0.2.1.
 const REQUIRED_EXPORTS: &[&str] = &[
@@ -94,13 +32,10 @@ const REQUIRED_EXPORTS: &[&str] = &[
     "proxy_on_delete",
 ];
 
-/// Whether Envoy provides the function `module.name` to a module of ABI 0.2.1.
+/// Whether Envoy provides the function `module.name` to a module of ABI 0.2.1 — the
+/// harness's list, the one place it is written down.
 fn envoy_provides(module: &str, name: &str) -> bool {
-    match module {
-        "env" => ENV_FUNCTIONS.contains(&name) || ENV_FUNCTIONS_ABI_0_2_1.contains(&name),
-        m if WASI_MODULES.contains(&m) => WASI_FUNCTIONS.contains(&name),
-        _ => false,
-    }
+    jitgate_harness::abi::envoy_provides(AbiVersion::V0_2_1, module, name)
 }
 
 /// One import: module, name, and whether it is a function.
@@ -164,25 +99,22 @@ fn problems(bytes: &[u8]) -> Vec<String> {
     problems
 }
 
-fn artifact() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("JITGATE_FILTER_WASM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/jitgate_filter.wasm");
-    path.exists().then_some(path)
+fn artifact() -> PathBuf {
+    ["JITGATE_FILTER_WASM", "JITGATE_FILTER"]
+        .iter()
+        .find_map(std::env::var_os)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/jitgate_filter.wasm"))
 }
 
 #[test]
 fn the_built_filter_imports_only_what_envoy_provides() {
-    let required = std::env::var("JITGATE_REQUIRE_WASM").is_ok_and(|v| v == "1");
-    let Some(path) = artifact() else {
-        assert!(
-            !required,
-            "no filter artifact: run filter/build.sh or set JITGATE_FILTER_WASM"
-        );
-        eprintln!("skipped: no target/jitgate_filter.wasm (run filter/build.sh)");
-        return;
-    };
+    let path = artifact();
+    assert!(
+        path.exists(),
+        "no filter artifact at {}: run filter/build.sh (or make filter)",
+        path.display()
+    );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (imports, _) = parse(&bytes);
     eprintln!("{} imports:", path.display());
