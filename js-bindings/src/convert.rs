@@ -80,43 +80,57 @@ fn secs_to_ms(secs: u64) -> u64 {
     secs.saturating_mul(1000)
 }
 
-/// Reads the request JSON the JS layer sends (`{method, path, headers, source, …}`).
+/// Reads the request JSON the JS layer sends (`{method, path, headers, source, …}`),
+/// straight from the text (no intermediate JSON value: this runs on every `decide`).
 pub fn request_from_json(text: &str) -> Result<Request, ArgumentError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ArgumentError {
-        code: "request_invalid",
-        field: None,
-        message: format!("request is not a JSON object: {e}"),
-    })?;
-    request_from_value(value)
+    if !text.trim_start().starts_with('{') {
+        return Err(not_an_object());
+    }
+    Request::from_json_str(text).map_err(request_error)
 }
 
 /// Reads a request already parsed into a JSON value.
 pub fn request_from_value(value: Value) -> Result<Request, ArgumentError> {
     if !value.is_object() {
-        return Err(ArgumentError {
+        return Err(not_an_object());
+    }
+    Request::from_json(value).map_err(request_error)
+}
+
+fn not_an_object() -> ArgumentError {
+    ArgumentError {
+        code: "request_invalid",
+        field: None,
+        message: "request must be an object `{method, path, headers, source}`".to_owned(),
+    }
+}
+
+fn request_error(e: jitgate_core::RequestError) -> ArgumentError {
+    // serde reports a missing or repeated member at its parent (`.`); name the
+    // member itself.
+    let missing = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| e.message.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    let field = match (missing, e.field.as_str()) {
+        (Some(name), "." | "") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, field) => field.to_owned(),
+    };
+    if field == "." {
+        // Not about one member: the text as a whole (trailing characters).
+        return ArgumentError {
             code: "request_invalid",
             field: None,
-            message: "request must be an object `{method, path, headers, source}`".to_owned(),
-        });
-    }
-    Request::from_json(value).map_err(|e| {
-        // serde reports a missing member at its parent (`.`); name the member itself.
-        let missing = e
-            .message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name);
-        let field = match (missing, e.field.as_str()) {
-            (Some(name), "." | "") => name.to_owned(),
-            (Some(name), parent) => format!("{parent}.{name}"),
-            (None, field) => field.to_owned(),
+            message: format!("request is not one JSON object: {}", e.message),
         };
-        ArgumentError {
-            code: "request_invalid",
-            message: format!("request field `{field}`: {}", e.message),
-            field: Some(field),
-        }
-    })
+    }
+    ArgumentError {
+        code: "request_invalid",
+        message: format!("request field `{field}`: {}", e.message),
+        field: Some(field),
+    }
 }
 
 /// Header pairs written as a JSON object (`{name: value}`). The core never repeats a
@@ -392,6 +406,10 @@ mod tests {
         assert_eq!((e.code, e.field), ("request_invalid", None));
         let e = request_from_json("{").unwrap_err();
         assert_eq!(e.code, "request_invalid");
+        let e = request_from_json(r#"{"method": "GET", "path": "/"} x"#).unwrap_err();
+        assert_eq!((e.code, e.field), ("request_invalid", None));
+        let e = request_from_json(r#"{"method": "GET", "path": "/", "method": "POST"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("method"));
         let r = request_from_json(
             r#"{"method": "GET", "path": "/", "headers": {"x-a": ["1", "2"]}, "source": {"address": "1.2.3.4:5"}}"#,
         )

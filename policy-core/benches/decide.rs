@@ -122,6 +122,21 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The two baselines back to back, with no jitgate code between them: how much
+    // slower each runs after the other (caches) than alone, for reading ratio (b).
+    c.bench_function("baseline/ed25519_verify_then_regorus_eval", |b| {
+        b.iter(|| {
+            assert!(jitgate_core::jws::verify_signature(
+                &ed_key.material,
+                black_box(ed_input.as_bytes()),
+                &ed_sig
+            ));
+            let mut e = engine.clone();
+            e.set_input(black_box(prebuilt.clone()));
+            black_box(e.eval_rule("data.access.jit.allow".into()).unwrap())
+        })
+    });
+
     // Parts of the fresh-token path.
     let payload = jitgate_core::jws::b64url_decode(ed_token.split('.').nth(1).unwrap()).unwrap();
     c.bench_function("part/parse_strict_payload", |b| {
@@ -196,6 +211,12 @@ fn print_ratios() {
         "  (b) decide, fresh EdDSA token   {:>10.2} µs   {:.2}× (Ed25519 verify + baseline) (target ≤ 1.3×)",
         b / 1e3,
         b / (ed + base)
+    );
+    let pair = get("baseline/ed25519_verify_then_regorus_eval");
+    println!(
+        "  Ed25519 verify, then regorus     {:>10.2} µs   {:.2}× (Ed25519 verify + baseline): the two alone, back to back",
+        pair / 1e3,
+        pair / (ed + base)
     );
     println!(
         "  (c) decide, fresh ES256 token   {:>10.2} µs   {:.2}× (P-256 verify + baseline)",

@@ -105,7 +105,25 @@ impl Request {
     /// "principal", "certificate_sha256"}, "host"?, "scheme"?, "protocol"?, "id"?}`.
     /// Unknown fields are errors; the message names the field.
     pub fn from_json(value: Value) -> Result<Self, RequestError> {
-        let spec: RequestSpec = serde_path_to_error::deserialize(value).map_err(|e| RequestError {
+        Self::from_spec(serde_path_to_error::deserialize(value))
+    }
+
+    /// The same as [`Request::from_json`], reading JSON text directly (no
+    /// intermediate [`Value`]: the JS package's per-request path).
+    pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let request = Self::from_spec(serde_path_to_error::deserialize(&mut de))?;
+        de.end().map_err(|e| RequestError {
+            field: ".".into(),
+            message: e.to_string(),
+        })?;
+        Ok(request)
+    }
+
+    fn from_spec(
+        spec: Result<RequestSpec, serde_path_to_error::Error<serde_json::Error>>,
+    ) -> Result<Self, RequestError> {
+        let spec = spec.map_err(|e| RequestError {
             field: e.path().to_string(),
             message: e.inner().to_string(),
         })?;
@@ -223,6 +241,24 @@ mod tests {
         assert_eq!(r.effective_id(), Some("rid"));
         assert_eq!(r.header_values("X-MULTI").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(r.source.principal.as_deref(), Some("spiffe://x"));
+    }
+
+    #[test]
+    fn reads_json_text_like_a_json_value() {
+        let text = r#"{"method": "GET", "path": "/a", "headers": {"x-multi": ["1", "2"]}, "source": {"address": "10.0.0.7:1"}}"#;
+        let from_text = Request::from_json_str(text).unwrap();
+        assert_eq!(
+            from_text,
+            Request::from_json(serde_json::from_str(text).unwrap()).unwrap()
+        );
+        let e = Request::from_json_str(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#).unwrap_err();
+        assert_eq!(e.field, "source.adress");
+        // Text-only errors: a repeated member and trailing characters.
+        let e = Request::from_json_str(r#"{"method": "GET", "path": "/", "method": "PUT"}"#).unwrap_err();
+        assert!(e.message.contains("duplicate field `method`"), "{e}");
+        let e = Request::from_json_str(r#"{"method": "GET", "path": "/"} {}"#).unwrap_err();
+        assert_eq!(e.field, ".");
+        assert!(Request::from_json_str(r#"{"method": "GET", "path": "/"}  "#).is_ok());
     }
 
     #[test]
