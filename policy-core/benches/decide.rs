@@ -53,6 +53,20 @@ fn request(token: &str) -> Request {
         .source_address("10.0.0.7:51234")
 }
 
+/// A bare signature check of `token` with `key`, as a closure for `b.iter`.
+fn signature_check<'a>(token: &'a str, key: &jitgate_core::jwks::Key) -> impl Fn() + 'a {
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = jitgate_core::jws::b64url_decode(sig).unwrap();
+    let material = key.material.clone();
+    move || {
+        assert!(jitgate_core::jws::verify_signature(
+            &material,
+            black_box(input.as_bytes()),
+            &sig
+        ))
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let (ed, ec) = keys();
     let ed_token = mint::mint(&claims(), &ed, "ed1");
@@ -88,52 +102,25 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     // Prepared once, as regorus recommends: each evaluation then starts from a clone.
     engine.compile_with_entrypoint(&"data.access.jit.allow".into()).unwrap();
-    c.bench_function("baseline/regorus_eval_prebuilt_input", |b| {
-        b.iter(|| {
-            let mut e = engine.clone();
-            e.set_input(black_box(prebuilt.clone()));
-            black_box(e.eval_rule("data.access.jit.allow".into()).unwrap())
-        })
-    });
+    let regorus_eval = || {
+        let mut e = engine.clone();
+        e.set_input(black_box(prebuilt.clone()));
+        black_box(e.eval_rule("data.access.jit.allow".into()).unwrap())
+    };
+    c.bench_function("baseline/regorus_eval_prebuilt_input", |b| b.iter(regorus_eval));
 
     // Bare signature verification, for the fresh-token targets.
-    let (ed_input, ed_sig) = ed_token.rsplit_once('.').unwrap();
-    let ed_sig = jitgate_core::jws::b64url_decode(ed_sig).unwrap();
-    let ed_key = ed.public_key("ed1");
-    c.bench_function("baseline/ed25519_verify_strict", |b| {
-        b.iter(|| {
-            assert!(jitgate_core::jws::verify_signature(
-                &ed_key.material,
-                black_box(ed_input.as_bytes()),
-                &ed_sig
-            ))
-        })
-    });
-    let (es_input, es_sig) = es_token.rsplit_once('.').unwrap();
-    let es_sig = jitgate_core::jws::b64url_decode(es_sig).unwrap();
-    let es_key = ec.public_key("ec1");
-    c.bench_function("baseline/p256_verify", |b| {
-        b.iter(|| {
-            assert!(jitgate_core::jws::verify_signature(
-                &es_key.material,
-                black_box(es_input.as_bytes()),
-                &es_sig
-            ))
-        })
-    });
+    let ed_verify = signature_check(&ed_token, &ed.public_key("ed1"));
+    let es_verify = signature_check(&es_token, &ec.public_key("ec1"));
+    c.bench_function("baseline/ed25519_verify_strict", |b| b.iter(&ed_verify));
+    c.bench_function("baseline/p256_verify", |b| b.iter(&es_verify));
 
     // The two baselines back to back, with no jitgate code between them: how much
     // slower each runs after the other (caches) than alone, for reading ratio (b).
     c.bench_function("baseline/ed25519_verify_then_regorus_eval", |b| {
         b.iter(|| {
-            assert!(jitgate_core::jws::verify_signature(
-                &ed_key.material,
-                black_box(ed_input.as_bytes()),
-                &ed_sig
-            ));
-            let mut e = engine.clone();
-            e.set_input(black_box(prebuilt.clone()));
-            black_box(e.eval_rule("data.access.jit.allow".into()).unwrap())
+            ed_verify();
+            regorus_eval()
         })
     });
 
