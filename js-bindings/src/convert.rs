@@ -108,12 +108,12 @@ fn not_an_object() -> ArgumentError {
 fn request_error(e: jitgate_core::RequestError) -> ArgumentError {
     // serde reports a missing or repeated member at its parent (`.`); name the
     // member itself.
-    let missing = ["missing field `", "duplicate field `"]
+    let named = ["missing field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| e.message.strip_prefix(prefix))
         .and_then(|rest| rest.split_once('`'))
         .map(|(name, _)| name);
-    let field = match (missing, e.field.as_str()) {
+    let field = match (named, e.field.as_str()) {
         (Some(name), "." | "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, field) => field.to_owned(),
