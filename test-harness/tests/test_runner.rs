@@ -57,6 +57,23 @@ fn counts_and_exit_code_of_a_mixed_run() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `jitgate test policies/ | head`: the read end is closed before anything is
+    // written. No panic, nothing on stderr, and the exit code is still the run's.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jitgate"))
+        .args(["test", &fixture("runner"), "--now", NOW, "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "the failing fixture still exits 1");
+}
+
+#[test]
 fn injected_clock_and_with_override() {
     // test_time_injected needs time.now_ns() == --now; test_time_pinned uses `with`.
     let out = jitgate(&["test", &fixture("runner"), "--now", NOW, "--run", "test_time_"]);

@@ -137,22 +137,25 @@ fn demo(args: DemoArgs) -> Result<()> {
     ];
 
     if !args.json {
-        println!(
+        outln!(
             "jitgate demo — embedded policy `policies/jit.rego`, demo key `{kid}` (fresh), time {}",
             rfc3339_from_ns(now)
         );
         match &args.filter {
             Some(path) => {
-                println!(
+                outln!(
                     "each request decided by the Envoy filter `{}` in the proxy-wasm host, and by the native core",
                     path.display()
+                );
+                outln!(
+                    "(the host's clock is simulated and stands still during a request: the filter's `eval_ns` reads 0)"
                 )
             }
             None => {
-                println!("each request decided by the native core (pass --filter F.wasm to run the Envoy filter too)")
+                outln!("each request decided by the native core (pass --filter F.wasm to run the Envoy filter too)")
             }
         }
-        println!();
+        outln!();
     }
     for step in &steps {
         let started = std::time::Instant::now();
@@ -174,12 +177,12 @@ fn demo(args: DemoArgs) -> Result<()> {
                     );
                 }
                 if args.json {
-                    println!("{audit}");
+                    outln!("{audit}");
                 } else {
                     print_step(step, &d, Some(outcome), audit);
                 }
             }
-            None if args.json => println!("{}", d.audit.to_json_line()),
+            None if args.json => outln!("{}", d.audit.to_json_line()),
             None => print_step(step, &d, None, &d.audit.to_json()),
         }
     }
@@ -216,7 +219,7 @@ fn through_filter(host: &mut Host, step: &Step) -> Result<(String, Value)> {
 
 fn print_step(step: &Step, d: &Decision, envoy: Option<&String>, audit: &Value) {
     let verdict = if d.allow { "ALLOW" } else { "DENY " };
-    println!(
+    outln!(
         "{verdict} {} {:<24} {} {}   — {}",
         d.status,
         d.reason.code(),
@@ -225,7 +228,7 @@ fn print_step(step: &Step, d: &Decision, envoy: Option<&String>, audit: &Value) 
         step.what
     );
     if let Some(what) = envoy {
-        println!("      envoy: {what}");
+        outln!("      envoy: {what}");
     }
-    println!("      audit: {audit}");
+    outln!("      audit: {audit}");
 }

@@ -94,5 +94,15 @@ pub fn print_json(value: &Value, compact: bool) {
     } else {
         serde_json::to_string_pretty(value).unwrap_or_default()
     };
-    println!("{text}");
+    outln!("{text}");
+}
+
+/// Writes to standard output. A closed pipe is not an error (the reader has what it
+/// wanted); any other write error is reported on standard error, once per write.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_fmt(args) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("jitgate: writing the output: {e}"),
+        _ => {}
+    }
 }

@@ -5,6 +5,18 @@
 //! every test passed; a token verified), 1 when a test failed or a token did not
 //! verify, 2 on a usage, file or configuration error.
 
+/// `println!` for the command's output: a reader that has gone away (`jitgate test
+/// policies/ | head`) ends the output quietly instead of panicking, and the exit code
+/// stays the command's own.
+macro_rules! outln {
+    () => {
+        $crate::files::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::files::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod demo;
 mod eval;
 mod files;

@@ -158,7 +158,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         Format::Json => report::json(&cases, &uncovered),
         Format::Junit => report::junit(&cases),
     };
-    print!("{output}");
+    crate::files::write_stdout(format_args!("{output}"));
     let (_, failed, errored) = counts(&cases);
     if failed + errored > 0 {
         return Err(Failure::negative(""));

@@ -269,7 +269,7 @@ fn sign(a: SignArgs) -> Result<()> {
         jit.insert("approvers".into(), json!(a.approvers));
     }
     mint::normalize_claim_times(&mut claims).map_err(|e| anyhow!("{e}"))?;
-    println!("{}", mint::mint(&claims, &key, &kid));
+    outln!("{}", mint::mint(&claims, &key, &kid));
     Ok(())
 }
 
