@@ -33,7 +33,13 @@ use clap::{Parser, Subcommand};
 
 /// jitgate: enforce just-in-time access approvals.
 #[derive(Parser)]
-#[command(name = "jitgate", version, about, long_about = None)]
+#[command(
+    name = "jitgate",
+    version,
+    about = "jitgate: enforce just-in-time access approvals — decide requests with the native core or the \
+             compiled Envoy filter, test Rego policies, mint and check approval tokens",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
