@@ -2,6 +2,8 @@
 //! the exit codes of DESIGN §8.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -305,29 +307,7 @@ fn demo_runs_and_shows_each_decision_class() {
 
 /// The filter `.wasm` for `jitgate run` (what `make test` ships, or the test build).
 fn filter_path() -> String {
-    match std::env::var("JITGATE_FILTER") {
-        Ok(p) => p,
-        Err(_) => {
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(repo())
-                .args([
-                    "build",
-                    "-p",
-                    "jitgate-filter",
-                    "--target",
-                    "wasm32-wasip1",
-                    "--profile",
-                    "wasm-filter",
-                ])
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the filter failed");
-            repo()
-                .join("target/wasm32-wasip1/wasm-filter/jitgate_filter.wasm")
-                .display()
-                .to_string()
-        }
-    }
+    common::jitgate_filter_path().display().to_string()
 }
 
 /// The shared decision vectors through `jitgate eval` (native core) and `jitgate run`
