@@ -78,21 +78,21 @@ def check_jitgate_config(cfg, where: str) -> None:
     def is_int(v) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) or (isinstance(v, float) and v.is_integer())
 
-    if not isinstance(cfg, dict):
-        fail(".", "must be an object")
-    for key in cfg:
-        if key not in TOP_LEVEL:
-            fail(key, "unknown field")
+    def object_of(value, at: str, allowed, not_object: str = "must be an object") -> None:
+        """`value` is an object whose members are all in `allowed`."""
+        if not isinstance(value, dict):
+            fail(at, not_object)
+        for key in value:
+            if key not in allowed:
+                fail(key if at == "." else f"{at}.{key}", "unknown field")
+
+    object_of(cfg, ".", TOP_LEVEL)
     issuers = cfg.get("issuers")
     if not isinstance(issuers, list) or not issuers:
         fail("issuers", "at least one issuer is required")
     for i, issuer in enumerate(issuers):
         at = f"issuers[{i}]"
-        if not isinstance(issuer, dict):
-            fail(at, "must be an object")
-        for key in issuer:
-            if key not in ISSUER_KEYS:
-                fail(f"{at}.{key}", "unknown field")
+        object_of(issuer, at, ISSUER_KEYS)
         for key in ("issuer", "audience"):
             if not isinstance(issuer.get(key), str) or not issuer[key]:
                 fail(f"{at}.{key}", "must be a non-empty string")
@@ -106,23 +106,14 @@ def check_jitgate_config(cfg, where: str) -> None:
             fail(f"{at}.leeway_s", "must be an integer from 0 to 300")
         if "max_ttl_s" in issuer and (not is_int(issuer["max_ttl_s"]) or issuer["max_ttl_s"] <= 0):
             fail(f"{at}.max_ttl_s", "must be a positive integer")
-    token = cfg.get("token", {})
-    if not isinstance(token, dict):
-        fail("token", "must be an object")
-    for key in token:
-        if key not in TOKEN_KEYS:
-            fail(f"token.{key}", "unknown field")
+    object_of(cfg.get("token", {}), "token", TOKEN_KEYS)
     identity = cfg.get("identity")
     if identity is not None and identity not in ({"source": "peer_principal"},) and not (
         isinstance(identity, dict) and set(identity) == {"header"} and isinstance(identity["header"], str)
     ):
         fail("identity", 'must be {"header": NAME} or {"source": "peer_principal"}')
     policy = cfg.get("policy")
-    if not isinstance(policy, dict):
-        fail("policy", "is required")
-    for key in policy:
-        if key not in POLICY_KEYS:
-            fail(f"policy.{key}", "unknown field")
+    object_of(policy, "policy", POLICY_KEYS, not_object="is required")
     modules = policy.get("modules")
     if not isinstance(modules, dict) or not modules or not all(isinstance(v, str) for v in modules.values()):
         fail("policy.modules", "must map module names to Rego text")
