@@ -201,8 +201,10 @@ export class Gate {
   }
 
   /**
-   * Decides a request. Never throws for a bad token (that is a denial with its
-   * code); throws a `JitgateError` for an unusable request or `now`.
+   * Decides a request. Never throws for anything a client can send: a bad token is
+   * a denial with its code, an unreadable request value a denial `request_invalid`
+   * (400). Throws a `JitgateError` only for a programming error: a `request` that
+   * is not the request form, or a bad `now`.
    */
   decide(request, options) {
     const raw = this.#use();

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::json::{parse_strict_with_depth, StrictJsonError, MAX_CONFIG_DEPTH};
 use crate::jwks::KeySet;
 use crate::policy::DEFAULT_ENTRYPOINT;
 use crate::request::is_header_name;
@@ -214,11 +215,19 @@ pub struct Config {
 
 impl Config {
     /// Parses and validates a configuration from JSON text.
+    ///
+    /// A member that appears twice anywhere in the text (a second `"x"` in a JWK, a
+    /// module name twice, a repeated `policy.data` member) is an error naming its
+    /// path: JSON parsers disagree on which copy wins, so neither may.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let spec: ConfigSpec = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
-        de.end().map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        Self::from_spec(spec)
+        let value = parse_strict_with_depth(text.as_bytes(), MAX_CONFIG_DEPTH).map_err(|e| match e {
+            StrictJsonError::Syntax(detail) => ConfigError::Syntax(detail),
+            StrictJsonError::DuplicateMember(path) => {
+                ConfigError::invalid(path, "appears more than once; give each member once")
+            }
+            StrictJsonError::TooDeep(limit) => ConfigError::Syntax(format!("nested deeper than {limit}")),
+        })?;
+        Self::from_json(value)
     }
 
     /// Parses and validates a configuration from a JSON value.

@@ -3,14 +3,12 @@
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::audit::AuditRecord;
 use crate::cache::{Verified, VerifiedCache};
 use crate::config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
 use crate::decision::{
-    Action, Decision, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER, EXPIRES_HEADER, JITGATE_HEADERS,
-    SUBJECT_HEADER,
+    decision_id, denial_body, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER,
+    EXPIRES_HEADER, JITGATE_HEADERS, SUBJECT_HEADER,
 };
 use crate::extract::extract_token;
 use crate::input::{self, InputParts, TokenView};
@@ -18,16 +16,6 @@ use crate::policy::{Policy, PolicyOutcome};
 use crate::request::Request;
 use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
-
-/// The JSON body of a denial (DESIGN §5), in the documented field order.
-#[derive(serde::Serialize)]
-struct DenialBody<'a> {
-    error: &'static str,
-    reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    decision_id: &'a str,
-}
 
 /// Response headers a policy may not set on a denial (jitgate sets them).
 const RESERVED_RESPONSE_HEADERS: [&str; 3] = ["content-type", "content-length", "www-authenticate"];
@@ -160,38 +148,128 @@ impl Gate {
         Ok(verified)
     }
 
-    fn identity<'r>(&self, request: &'r Request) -> Option<&'r str> {
+    /// The caller's identity from the configured source, and whether the source was
+    /// ambiguous. A repeated identity header is never an identity (the authn filter in
+    /// front must overwrite the header, not append to it): `(None, true)`.
+    fn identity<'r>(&self, request: &'r Request) -> (Option<&'r str>, bool) {
         match &self.identity {
-            None => None,
-            Some(IdentitySource::Header(name)) => request.first_header(name),
-            Some(IdentitySource::PeerPrincipal) => request.source.principal.as_deref(),
+            None => (None, false),
+            Some(IdentitySource::Header(name)) => {
+                let mut values = request.header_values(name);
+                match (values.next(), values.next()) {
+                    (Some(one), None) => (Some(one), false),
+                    (None, _) => (None, false),
+                    (Some(_), Some(_)) => (None, true),
+                }
+            }
+            Some(IdentitySource::PeerPrincipal) => (request.source.principal.as_deref(), false),
         }
     }
 
     fn next_decision_id(&self, now_ns: i64) -> String {
         let seq = self.sequence.get().wrapping_add(1);
         self.sequence.set(seq);
-        let digest = Sha256::new()
-            .chain_update(self.seed)
-            .chain_update(seq.to_be_bytes())
-            .chain_update(now_ns.to_be_bytes())
-            .finalize();
-        let mut id = String::with_capacity(32);
-        for b in digest.iter().take(16) {
-            // Both nibbles are below 16: `from_digit` always returns a digit.
-            id.extend([b >> 4, b & 0xf].map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')));
+        decision_id(&self.seed, seq, now_ns)
+    }
+
+    /// A denial for a request the host could not read ([`Fault::Request`], 400
+    /// `request_invalid`) or could not handle ([`Fault::Host`], 500 `internal_error`):
+    /// no policy runs. `detail` goes to the audit record only. In dry run the request
+    /// goes through, but never with the token or a client's own `x-jit-*` headers.
+    pub fn refuse(&self, fault: Fault, detail: impl Into<String>, now_ns: i64) -> Decision {
+        let decision_id = self.next_decision_id(now_ns);
+        let (status, reason) = fault.status_and_reason();
+        let enforced = self.mode == Mode::Enforce;
+        let action = if enforced {
+            Action::Respond(self.local_response(status, reason, None, &decision_id, &PolicyOutcome::Undefined))
+        } else {
+            let mut strip = Forward::default();
+            strip.remove_headers.push(self.token.header.clone());
+            strip
+                .remove_headers
+                .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+            Action::Forward(strip)
+        };
+        let audit = AuditRecord {
+            ts: rfc3339_from_ns(now_ns),
+            decision_id: decision_id.clone(),
+            mode: self.mode.as_str(),
+            allow: false,
+            enforced,
+            status,
+            reason: reason.code(),
+            policy_reason: None,
+            subject: None,
+            approval_id: None,
+            issuer: None,
+            kid: None,
+            resource: self.resource.clone(),
+            method: String::new(),
+            path: String::new(),
+            source: None,
+            identity: None,
+            expires: None,
+            eval_ns: None,
+            request_id: None,
+            token_present: false,
+            detail: Some(detail.into()),
+        };
+        Decision {
+            allow: false,
+            enforced,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token: TokenStatus::Missing,
+            approval: None,
+            action,
+            audit,
         }
-        id
+    }
+
+    /// `decision` could not be applied to the request (a header could not be removed
+    /// or set): the request must not go upstream, whatever was decided. The same
+    /// decision (id, approval, audit fields) becomes an enforced 500 `internal_error`.
+    pub fn refuse_decided(&self, decision: Decision, detail: impl Into<String>) -> Decision {
+        let (status, reason) = Fault::Host.status_and_reason();
+        let Decision {
+            decision_id,
+            token,
+            approval,
+            mut audit,
+            ..
+        } = decision;
+        audit.allow = false;
+        audit.enforced = true;
+        audit.status = status;
+        audit.reason = reason.code();
+        audit.detail = Some(detail.into());
+        let action =
+            Action::Respond(self.local_response(status, reason, None, &decision_id, &PolicyOutcome::Undefined));
+        Decision {
+            allow: false,
+            enforced: true,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token,
+            approval,
+            action,
+            audit,
+        }
     }
 
     /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
     /// panics: every failure is a denial with a reason code.
     pub fn decide(&self, request: &Request, now_ns: i64) -> Decision {
         let decision_id = self.next_decision_id(now_ns);
-        let identity = self.identity(request);
+        let (identity, identity_ambiguous) = self.identity(request);
         let facts = RequestFacts {
             identity,
             identity_required: self.identity.is_some(),
+            identity_ambiguous,
             certificate_sha256: request.source.certificate_sha256.as_deref(),
         };
 
@@ -255,7 +333,7 @@ impl Gate {
         let approval = verified.map(|v| v.approval);
 
         let action = if allow || !enforced {
-            Action::Forward(self.forward(allow, approval.as_deref(), &outcome))
+            Action::Forward(self.forward(request, allow, approval.as_deref(), &outcome))
         } else {
             Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
         };
@@ -302,14 +380,27 @@ impl Gate {
         }
     }
 
-    fn forward(&self, allow: bool, approval: Option<&Approval>, outcome: &PolicyOutcome) -> Forward {
+    fn forward(&self, request: &Request, allow: bool, approval: Option<&Approval>, outcome: &PolicyOutcome) -> Forward {
         let mut fwd = Forward::default();
         if !self.token.forward {
             fwd.remove_headers.push(self.token.header.clone());
         }
-        // A client never gets to set the headers that say an approval allowed it.
+        // A client never gets to set the headers that say an approval allowed it, nor
+        // a spelling an upstream could take for one (`x_jit_subject`, `X-Jit_Expires`).
         fwd.remove_headers
             .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+        for (name, _) in &request.headers {
+            if !name.contains('_') {
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            let dashed = lower.replace('_', "-");
+            let ours =
+                JITGATE_HEADERS.contains(&dashed.as_str()) || (!self.token.forward && dashed == self.token.header);
+            if ours && !fwd.remove_headers.contains(&lower) {
+                fwd.remove_headers.push(lower);
+            }
+        }
         if !allow {
             return fwd;
         }
@@ -358,14 +449,7 @@ impl Gate {
                     .cloned(),
             );
         }
-        let body = DenialBody {
-            error: "access_denied",
-            reason: reason.code(),
-            message: policy_reason,
-            decision_id,
-        };
-        // Serialising strings cannot fail; an empty body would still deny.
-        let body = serde_json::to_string(&body).unwrap_or_default();
+        let body = denial_body(reason, policy_reason, decision_id);
         LocalResponse { status, headers, body }
     }
 }
