@@ -173,6 +173,9 @@ class Envoy:
     concurrency: int = 2
     tls: dict | None = None  # {"cert", "key", "ca"}: file paths
     name: str = "envoy"
+    # Fetch the module over HTTP (`vm_config.code.remote`) from 127.0.0.1:PORT with this
+    # sha256, instead of reading `wasm` (Envoy then starts before the module loads).
+    remote_wasm: tuple[int, str] | None = None
     port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
@@ -187,12 +190,43 @@ class Envoy:
 
     def render(self) -> str:
         tls = self.tls or {}
-        return render.envoy_yaml(self.config, [f"e2e ({self.name})"], render.Bootstrap(
+        text = render.envoy_yaml(self.config, [f"e2e ({self.name})"], render.Bootstrap(
             wasm_path=str(Path(self.wasm).resolve()), listen_address="127.0.0.1", listen_port=self.port,
             admin_port=self.admin_port, upstream_host="127.0.0.1", upstream_port=self.upstream_port,
             failure_policy=self.failure_policy,
             tls_cert=tls.get("cert"), tls_key=tls.get("key"), tls_ca=tls.get("ca"),
         ))
+        if self.remote_wasm:
+            text = self._remote(text, *self.remote_wasm)
+        return text
+
+    def _remote(self, text: str, port: int, sha256: str) -> str:
+        local = f"                  code:\n                    local:\n                      filename: {Path(self.wasm).resolve()}\n"
+        assert local in text
+        text = text.replace(local, f"""                  code:
+                    remote:
+                      http_uri:
+                        uri: http://127.0.0.1:{port}/jitgate_filter.wasm
+                        cluster: wasm_source
+                        timeout: 5s
+                      sha256: {sha256}
+                      retry_policy:
+                        num_retries: 0
+""")
+        return text.replace("  clusters:\n", f"""  clusters:
+  - name: wasm_source
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: wasm_source
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address:
+                address: 127.0.0.1
+                port_value: {port}
+""", 1)
 
     def spawn(self) -> "Envoy":
         self.workdir.mkdir(parents=True, exist_ok=True)
