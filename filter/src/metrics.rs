@@ -24,7 +24,7 @@ pub const CONFIG_ERRORS: &str = "jitgate.config_errors";
 
 /// The names of every counter, in definition order: `jitgate.allowed`,
 /// `jitgate.denied`, `jitgate.denied.<code>` for every denial code of the core,
-/// `jitgate.dry_run.would_deny`, `jitgate.config_errors`.
+/// `jitgate.dry_run.would_deny`, `jitgate.policy_over_budget`, `jitgate.config_errors`.
 pub fn counter_names() -> Vec<String> {
     let mut names = vec![ALLOWED.to_owned(), DENIED.to_owned()];
     names.extend(
@@ -33,6 +33,7 @@ pub fn counter_names() -> Vec<String> {
             .map(|code| format!("{DENIED_PREFIX}{code}")),
     );
     names.push(DRY_RUN_WOULD_DENY.to_owned());
+    names.push(jitgate_core::decision::POLICY_OVER_BUDGET_COUNTER.to_owned());
     names.push(CONFIG_ERRORS.to_owned());
     names
 }
@@ -93,6 +94,7 @@ mod tests {
             "jitgate.denied.request_invalid",
             "jitgate.denied.internal_error",
             "jitgate.dry_run.would_deny",
+            "jitgate.policy_over_budget",
             "jitgate.config_errors",
         ] {
             assert!(names.iter().any(|n| n == name), "{name}");

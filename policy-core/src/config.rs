@@ -23,6 +23,10 @@ pub const DEFAULT_MAX_TTL_S: u64 = 43_200;
 pub const DEFAULT_LEEWAY_S: u64 = 30;
 /// Largest leeway a configuration may set, seconds.
 pub const MAX_LEEWAY_S: u64 = 300;
+/// Default time budget of one policy evaluation, milliseconds.
+pub const DEFAULT_MAX_EVAL_MS: u64 = 100;
+/// Largest time budget a configuration may set, milliseconds.
+pub const MAX_EVAL_MS: u64 = 10_000;
 
 /// A configuration that cannot be used. The message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +152,10 @@ fn default_leeway() -> u64 {
     DEFAULT_LEEWAY_S
 }
 
+fn default_max_eval_ms() -> u64 {
+    DEFAULT_MAX_EVAL_MS
+}
+
 fn default_entrypoint() -> String {
     DEFAULT_ENTRYPOINT.into()
 }
@@ -162,6 +170,8 @@ struct PolicySpec {
     entrypoint: String,
     #[serde(default)]
     rego_v0: bool,
+    #[serde(default = "default_max_eval_ms")]
+    max_eval_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +202,8 @@ pub struct PolicySource {
     pub entrypoint: String,
     /// Accept Rego v0 syntax.
     pub rego_v0: bool,
+    /// The time budget of one evaluation, milliseconds (`policy.max_eval_ms`).
+    pub max_eval_ms: u64,
 }
 
 /// A configuration that parsed and validated, everything but the policy compiled.
@@ -345,6 +357,15 @@ impl Config {
                 "at least one module is required",
             ));
         }
+        if !(1..=MAX_EVAL_MS).contains(&spec.policy.max_eval_ms) {
+            return Err(ConfigError::invalid(
+                "policy.max_eval_ms",
+                format!(
+                    "{} is not from 1 to {MAX_EVAL_MS} milliseconds",
+                    spec.policy.max_eval_ms
+                ),
+            ));
+        }
         if let Some(r) = spec.revoked.iter().position(String::is_empty) {
             return Err(ConfigError::invalid(format!("revoked[{r}]"), "must not be empty"));
         }
@@ -358,6 +379,7 @@ impl Config {
                 data,
                 entrypoint: spec.policy.entrypoint,
                 rego_v0: spec.policy.rego_v0,
+                max_eval_ms: spec.policy.max_eval_ms,
             },
             revoked: spec.revoked.into_iter().collect(),
             mode: spec.mode,

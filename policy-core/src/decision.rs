@@ -197,7 +197,13 @@ pub struct Decision {
     pub action: Action,
     /// The audit record (the host sets `eval_ns` before emitting it).
     pub audit: AuditRecord,
+    /// The policy ran past its time budget (`policy.max_eval_ms`): a `policy_error`
+    /// denial counted in [`POLICY_OVER_BUDGET_COUNTER`] too.
+    pub over_budget: bool,
 }
+
+/// Counter of evaluations stopped at their time budget.
+pub const POLICY_OVER_BUDGET_COUNTER: &str = "jitgate.policy_over_budget";
 
 impl Decision {
     /// The names of the counters this decision increments (DESIGN §7):
@@ -213,6 +219,9 @@ impl Decision {
         ];
         if !self.enforced {
             names.push("jitgate.dry_run.would_deny".into());
+        }
+        if self.over_budget {
+            names.push(POLICY_OVER_BUDGET_COUNTER.into());
         }
         names
     }

@@ -17,6 +17,9 @@ use crate::request::Request;
 use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
 
+/// The most header lines a request may have (Envoy's own default limit is 100).
+pub const MAX_HEADERS: usize = 1_000;
+
 /// Response headers a policy may not set on a denial (jitgate sets them).
 const RESERVED_RESPONSE_HEADERS: [&str; 3] = ["content-type", "content-length", "www-authenticate"];
 
@@ -82,8 +85,9 @@ impl Gate {
             mode,
         } = config;
         let data = regorus::Value::from(policy.data);
-        let compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
+        let mut compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
             .map_err(|e| ConfigError::invalid(e.field, e.message))?;
+        compiled.set_eval_budget(core::time::Duration::from_millis(policy.max_eval_ms));
         Ok(Self {
             verifier: Verifier::new(issuers, resource.clone(), revoked),
             policy: compiled,
@@ -225,6 +229,7 @@ impl Gate {
             approval: None,
             action,
             audit,
+            over_budget: false,
         }
     }
 
@@ -238,6 +243,7 @@ impl Gate {
             token,
             approval,
             mut audit,
+            over_budget,
             ..
         } = decision;
         audit.allow = false;
@@ -258,12 +264,20 @@ impl Gate {
             approval,
             action,
             audit,
+            over_budget,
         }
     }
 
     /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
     /// panics: every failure is a denial with a reason code.
     pub fn decide(&self, request: &Request, now_ns: i64) -> Decision {
+        if request.headers.len() > MAX_HEADERS {
+            return self.refuse(
+                Fault::Request,
+                format!("request has {} headers, more than {MAX_HEADERS}", request.headers.len()),
+                now_ns,
+            );
+        }
         let decision_id = self.next_decision_id(now_ns);
         let (identity, identity_ambiguous) = self.identity(request);
         let facts = RequestFacts {
@@ -318,7 +332,9 @@ impl Gate {
                 let (reason, status, policy_reason, detail) = match denied {
                     PolicyOutcome::Deny { reason, status, .. } => (Reason::PolicyDenied, *status, reason.clone(), None),
                     PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
-                    PolicyOutcome::Error(e) => (Reason::PolicyError, None, None, Some(e.clone())),
+                    PolicyOutcome::Error(e) | PolicyOutcome::OverBudget(e) => {
+                        (Reason::PolicyError, None, None, Some(e.clone()))
+                    }
                     PolicyOutcome::Allow { .. } => (Reason::PolicyError, None, None, None),
                 };
                 match token_error {
@@ -338,9 +354,11 @@ impl Gate {
             Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
         };
 
-        let detail = match &token_status {
-            TokenStatus::Failed(f) => Some(f.to_string()),
-            _ => policy_detail.map(|d| format!("policy_error: {d}")),
+        let over_budget = matches!(outcome, PolicyOutcome::OverBudget(_));
+        let detail = match (&token_status, policy_detail) {
+            (TokenStatus::Failed(f), None) => Some(f.to_string()),
+            (TokenStatus::Failed(f), Some(d)) => Some(format!("{f}; policy_error: {d}")),
+            (_, d) => d.map(|d| format!("policy_error: {d}")),
         };
         let audit = AuditRecord {
             ts: rfc3339_from_ns(now_ns),
@@ -377,6 +395,7 @@ impl Gate {
             approval,
             action,
             audit,
+            over_budget,
         }
     }
 

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod builtins;
 pub mod cache;
 pub mod config;
 pub mod decision;

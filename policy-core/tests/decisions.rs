@@ -62,7 +62,12 @@ fn seed_policy_denies_the_wrong_role() {
     let mut c = claims();
     c["jit"]["role"] = json!("analyst");
     let d = seed_gate().decide(&request_with(&token(&c)), NOW);
-    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_denied"));
+    assert_eq!(
+        (d.allow, d.status, d.reason.code()),
+        (false, 403, "policy_denied"),
+        "{:?}",
+        d.audit.detail
+    );
     let body: Value = serde_json::from_str(&local(&d).body).unwrap();
     assert_eq!(
         body,
@@ -561,4 +566,48 @@ fn decision_ids_reveal_neither_the_seed_nor_the_next_id() {
     let as_num = |s: &str| u128::from_str_radix(s, 16).unwrap();
     assert_ne!(as_num(&ids[1]).wrapping_sub(as_num(&ids[0])), 1);
     assert_eq!(jitgate_core::decision_id(&[7; 16], 1, NOW), ids[0]);
+}
+
+/// 9 million iterations: seconds of work without a budget.
+const SLOW_POLICY: &str = "package access.jit\nallow if count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)]) > 0\n";
+
+#[test]
+#[cfg(feature = "std")] // regorus reads a monotonic clock only with std (see Policy::set_eval_budget)
+fn a_policy_over_its_time_budget_is_stopped_and_denied() {
+    let mut cfg = config_with(SLOW_POLICY);
+    cfg["policy"]["max_eval_ms"] = json!(5);
+    let g = gate(&cfg);
+    let d = g.decide(&request_with(&token(&claims())), NOW);
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_error"));
+    assert!(d.over_budget);
+    assert!(d.counters().contains(&"jitgate.policy_over_budget".to_string()));
+    let detail = d.audit.detail.as_deref().unwrap();
+    assert!(detail.contains("over its budget of 5 ms"), "{detail}");
+    // A fast policy is not affected.
+    let d = gate(&config_with(SEED_POLICY)).decide(&request_with(&token(&claims())), NOW);
+    assert!(d.allow && !d.over_budget);
+}
+
+#[test]
+fn the_time_budget_is_validated() {
+    for bad in [json!(0), json!(10_001), json!("5"), json!(-1)] {
+        let mut cfg = config_with(SEED_POLICY);
+        cfg["policy"]["max_eval_ms"] = bad.clone();
+        let e = Gate::new(&cfg.to_string()).unwrap_err();
+        assert_eq!(e.field(), Some("policy.max_eval_ms"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn many_repeated_headers_are_joined_in_linear_time_and_bounded() {
+    let g = gate(&config_with(
+        "package access.jit\nallow if count(input.request.headers[\"x-r\"]) > 0\n",
+    ));
+    let mut r = Request::new("GET", "/");
+    for _ in 0..999 {
+        r = r.header("x-r", "v");
+    }
+    assert!(g.decide(&r, NOW).allow);
+    let d = g.decide(&r.clone().header("x-r", "v").header("x-r", "v"), NOW);
+    assert_eq!((d.status, d.reason.code()), (400, "request_invalid"));
 }
