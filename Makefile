@@ -92,7 +92,7 @@ test-deploy: filter jitgate
 test-envoy: filter jitgate envoy-setup filter-trap
 	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
 
-test: lint build-core-wasm test-rust test-policies test-deploy test-js
+test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-js
 	@echo "make test: all passed"
 
 # The filter in a real Envoy 1.40 against no filter and Envoy's own jwt_authn + rbac

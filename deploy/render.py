@@ -266,6 +266,13 @@ static_resources:
                 # not the worker; a configuration jitgate rejects is refused by Envoy
                 # when it is loaded.
                 failure_policy: {b.failure_policy}
+                # FAIL_RELOAD's backoff: requests on that worker are answered 503 until
+                # the fresh VM exists; 100 ms after a trap (Envoy's default is 1 s),
+                # growing to at most 1 s while VMs keep failing.
+                reload_config:
+                  backoff:
+                    base_interval: 0.1s
+                    max_interval: 1s
                 vm_config:
                   vm_id: jitgate
                   runtime: envoy.wasm.runtime.v8

@@ -157,6 +157,14 @@ def test_401(gate, upstream, bad_tokens, code):
     assert after["wasmcustom.jitgate.denied"] == before.get("wasmcustom.jitgate.denied", 0) + 1
 
 
+def test_token_value_whitespace_is_trimmed_by_envoy(gate, approvals):
+    """Envoy's HTTP/1 codec strips leading and trailing whitespace from header values
+    (RFC 9110 OWS) before any filter sees them, so ` TOKEN ` is TOKEN: allowed. (The
+    harness passes such a value to the filter verbatim: token_malformed.)"""
+    r = gate.get(unique(), [("x-jit-approval", " " + approvals.sign() + "\t")])
+    assert r.status == 200
+
+
 def test_repeated_token_header_is_malformed(gate, approvals):
     token = approvals.sign()
     r = gate.get(unique(), token_header(token) + token_header(token))
