@@ -74,10 +74,14 @@ class _EchoHandler(BaseHTTPRequestHandler):
         seen = {"method": self.command, "path": self.path,
                 "headers": [[k.lower(), v] for k, v in self.headers.items()],
                 "body": body.decode("utf-8", "replace")}
-        self.server.seen.append(seen)  # type: ignore[attr-defined]
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.seen.append(seen)  # type: ignore[attr-defined]
+            index = len(self.server.seen) - 1  # type: ignore[attr-defined]
         out = json.dumps(seen).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
+        # Which request this is in Upstream.seen (HEAD answers have no body to read).
+        self.send_header("x-echo-index", str(index))
         self.send_header("content-length", str(len(out)))
         self.end_headers()
         if self.command != "HEAD":
@@ -96,6 +100,7 @@ class Upstream:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
         self.server.daemon_threads = True
         self.server.seen = []  # type: ignore[attr-defined]
+        self.server.lock = threading.Lock()  # type: ignore[attr-defined]
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self.thread.start()
@@ -135,13 +140,29 @@ class Response:
         return out
 
 
+class _Utf8Request:
+    """Sends the request line as UTF-8, so a test can put raw non-ASCII bytes in a path
+    (http.client would refuse them)."""
+
+    def _encode_request(self, request: str) -> bytes:
+        return request.encode("utf-8")
+
+
+class _HTTP(_Utf8Request, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPS(_Utf8Request, http.client.HTTPSConnection):
+    pass
+
+
 def request(port: int, method: str, path: str, headers: list[tuple[str, str]] | dict | None = None,
             body: bytes | None = None, tls: ssl.SSLContext | None = None, timeout: float = TIMEOUT) -> Response:
     """One request on a new connection (so each may land on either worker)."""
     if tls is not None:
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+        conn = _HTTPS("127.0.0.1", port, timeout=timeout, context=tls)
     else:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = _HTTP("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
