@@ -1,5 +1,7 @@
-"""One corpus, every host: the shipped policies' scenarios (policies/*.scenarios.json,
-which `jitgate test` runs through the filter in the harness) through the real Envoy.
+"""One corpus, every host: the shared decision vectors (policy-core/tests/vectors/
+decisions.json, decided alike by the core, the harness and the JS package) and the
+shipped policies' scenarios (policies/*.scenarios.json, which `jitgate test` runs
+through the filter in the harness) through the real Envoy.
 
 Envoy reads the real clock, so each scenario is moved in time: every token time (`iat`,
 `nbf`, `exp`) is shifted by (wall clock - scenario `now`), whole seconds, and the
@@ -26,6 +28,7 @@ import pytest
 import envoyrun as er
 
 POLICIES = er.ROOT / "policies"
+VECTORS = er.ROOT / "policy-core" / "tests" / "vectors" / "decisions.json"
 
 # file -> why its scenarios stay in the harness.
 HARNESS_ONLY = {
@@ -33,10 +36,20 @@ HARNESS_ONLY = {
 }
 
 
-def to_secs(v) -> int:
-    if isinstance(v, int):
-        return v
+def to_secs(v):
+    if isinstance(v, (int, float)):
+        return v  # a float stays a float (a malformed-time case)
     return int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp())
+
+
+def load_vectors() -> dict:
+    """decisions.json: the public keys are already in `config`; `keys` is [{kid, jwk}]."""
+    doc = json.loads(VECTORS.read_text(encoding="utf-8"))
+    return {"config": doc["config"], "keys": {k["kid"]: k["jwk"] for k in doc["keys"]}, "scenarios": doc["cases"]}
+
+
+def load_any(name: str) -> dict:
+    return load_vectors() if name == VECTORS.name else load(POLICIES / name)
 
 
 def load(path: Path) -> dict:
@@ -57,6 +70,13 @@ def load(path: Path) -> dict:
     return {"config": cfg, "keys": keys, "scenarios": doc["scenarios"]}
 
 
+# Single cases that stay in the harness: (file, case) -> why.
+HARNESS_ONLY_CASES = {
+    ("decisions.json", "bound to the presented certificate"):
+        "gives the connection's certificate digest as a fact; a real Envoy reports the digest of the "
+        "certificate really presented (test_mtls.py tests binding that way)",
+}
+
 # Scenarios whose request Envoy's connection manager changes before the filter sees it
 # (deploy/: normalize_path, merge_slashes; its HTTP/1 parser refuses raw non-ASCII in
 # the path). The harness hands the filter the raw path, which is what these scenarios
@@ -74,7 +94,9 @@ ENVOY_FIRST = {
 }
 
 FILES = sorted(p for p in POLICIES.glob("*.scenarios.json") if p.name not in HARNESS_ONLY)
-CASES = [(p.name, i, s["name"]) for p in FILES for i, s in enumerate(load(p)["scenarios"])]
+SOURCES = [VECTORS.name] + [p.name for p in FILES]
+CASES = [(n, i, s["name"]) for n in SOURCES for i, s in enumerate(load_any(n)["scenarios"])
+         if (n, s["name"]) not in HARNESS_ONLY_CASES]
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +104,18 @@ def corpus(envoys, tmp, upstream):
     """One Envoy per scenario file (its configuration); all started together (their
     start-up is mostly compiling the module: in parallel it uses both cores)."""
     running: dict[str, tuple[er.Envoy, dict]] = {}
-    for path in FILES:
-        data = load(path)
-        keydir = tmp / "corpus-keys" / path.name
+    for source in SOURCES:
+        data = load_any(source)
+        keydir = tmp / "corpus-keys" / source
         keydir.mkdir(parents=True, exist_ok=True)
         for kid, jwk in data["keys"].items():
             (keydir / f"{kid}.jwk").write_text(json.dumps(jwk), encoding="utf-8")
         data["keydir"] = keydir
         e = er.Envoy(config=data["config"], workdir=tmp / "envoy", upstream_port=upstream.port,
-                     name="corpus-" + path.name.removesuffix(".scenarios.json"))
+                     name="corpus-" + source.removesuffix(".json").removesuffix(".scenarios"))
         envoys.append(e)
         e.spawn()
-        running[path.name] = (e, data)
+        running[source] = (e, data)
     for e, _ in running.values():
         e.wait_ready()
     yield lambda name: running[name]
@@ -125,7 +147,7 @@ def mint(spec, data: dict, shift: int, tmp: Path) -> str | None:
     return token
 
 
-@pytest.mark.parametrize("file,index,name", CASES, ids=[f"{f.removesuffix('.scenarios.json')}: {n}" for f, _, n in CASES])
+@pytest.mark.parametrize("file,index,name", CASES, ids=[f"{f.removesuffix('.json').removesuffix('.scenarios')}: {n}" for f, _, n in CASES])
 def test_scenario_in_envoy(corpus, tmp, upstream, file, index, name):
     e, data = corpus(file)
     scenario = data["scenarios"][index]
@@ -136,7 +158,7 @@ def test_scenario_in_envoy(corpus, tmp, upstream, file, index, name):
     # Whole-second shift, and never send across a second boundary.
     if time.time() % 1 > 0.7:
         time.sleep(1 - time.time() % 1 + 0.01)
-    shift = int(time.time()) - to_secs(scenario["now"])
+    shift = int(time.time()) - int(to_secs(scenario["now"]))
     token = mint(scenario.get("token"), data, shift, tmp)
     req = scenario["request"]
     headers = [(k, v) for k, v in req.get("headers", {}).items() if not (token and k.lower() == header)]
@@ -167,7 +189,8 @@ def test_scenario_in_envoy(corpus, tmp, upstream, file, index, name):
         assert audit["path"] == envoy_first["filter_path"]
         assert (audit["status"], audit["reason"]) == (envoy_first["status"], envoy_first["reason"])
         return
-    want = {k: expect[k] for k in ("status", "reason", "policy_reason") if k in expect}
+    got["allow"] = audit["allow"]
+    want = {k: expect[k] for k in ("allow", "status", "reason", "policy_reason") if k in expect}
     assert {k: got[k] for k in want} == want
     for k, v in expect.get("upstream_headers", {}).items():
         assert seen is not None, "not forwarded"
@@ -181,5 +204,7 @@ def test_harness_only_files_are_listed_and_exist():
     names = {p.name for p in POLICIES.glob("*.scenarios.json")}
     assert set(HARNESS_ONLY) <= names
     assert {p.name for p in FILES} | set(HARNESS_ONLY) == names
-    assert len(CASES) >= 80
+    assert len(CASES) >= 110
+    vectors = {c["name"] for c in load_vectors()["scenarios"]}
+    assert {name for f, name in HARNESS_ONLY_CASES if f == VECTORS.name} <= vectors
     assert {name for _, name in ENVOY_FIRST} <= {name for _, _, name in CASES}
