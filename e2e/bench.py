@@ -17,7 +17,8 @@ Each variant runs on its own Envoy with one worker (`--concurrency 1`) and a
 Load: `wrk` (Debian package) on loopback, one thread, 16 connections, the same approval
 token on every request; rounds interleaved (every variant once per round), medians over
 the rounds. Prints requests/s, p50, p99, the µs each request adds against `none`
-(1/throughput difference: the worker is saturated), the throughput ratio and Envoy's
+(1/throughput difference to `none` in the same round, the worker being saturated;
+median over rounds), the throughput ratio and Envoy's
 RSS before and after; writes the figures to target/bench-envoy.json.
 
 usage: e2e/bench.py [--rounds N] [--duration S] [--connections C] [--out FILE]
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -204,21 +206,24 @@ def main(argv: list[str]) -> int:
         for n, m in med.items():
             table.append({
                 "variant": n, "rps": round(m["rps"]), "p50_us": round(m["p50_us"], 1), "p99_us": round(m["p99_us"], 1),
-                "added_us_per_request": round(1e6 / m["rps"] - 1e6 / base, 1),
+                # Paired per round (the machine drifts): median of the round's difference.
+                "added_us_per_request": round(statistics.median(
+                    1e6 / x["rps"] - 1e6 / b["rps"] for x, b in zip(results[n], results["none"])), 1),
                 "throughput_ratio_vs_none": round(base / m["rps"], 2),
                 "rss_mb_before": rss_before[n], "rss_mb_after": rss_after[n],
                 "non_2xx": sum(x["non_2xx"] for x in results[n]),
                 "rounds_rps": [round(x["rps"]) for x in results[n]],
             })
-        jit = med["jitgate"]["rps"]
-        jwt = med["jwt_authn+rbac"]["rps"]
         report = {
             "envoy": er.envoy_version(), "workers": 1, "route": "direct_response",
             "load": {"tool": "wrk", "threads": 1, "connections": a.connections, "duration_s": a.duration,
                      "rounds": a.rounds, "statistic": "median over rounds"},
             "filter": str(er.FILTER.relative_to(er.ROOT)), "filter_bytes": er.FILTER.stat().st_size,
             "variants": table,
-            "jitgate_vs_jwt_authn_rbac_cost_ratio": round((1e6 / jit - 1e6 / base) / max(1e-9, 1e6 / jwt - 1e6 / base), 1),
+            "jitgate_vs_jwt_authn_rbac_cost_ratio": round(
+                next(t for t in table if t["variant"] == "jitgate")["added_us_per_request"]
+                / max(1e-9, next(t for t in table if t["variant"] == "jwt_authn+rbac")["added_us_per_request"]), 1),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         a.out.parent.mkdir(parents=True, exist_ok=True)
