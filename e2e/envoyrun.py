@@ -56,6 +56,15 @@ def envoy_version() -> str:
     return m.group(1) if m else "?"
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the Python process that started it dies
+    (Linux PR_SET_PDEATHSIG), so no Envoy outlives a killed test run."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -190,6 +199,8 @@ class Envoy:
     workdir: Path
     upstream_port: int
     wasm: Path = FILTER
+    upstream_host: str = "127.0.0.1"
+    listen_address: str = "127.0.0.1"
     failure_policy: str = "FAIL_RELOAD"
     concurrency: int = 2
     tls: dict | None = None  # {"cert", "key", "ca"}: file paths
@@ -212,8 +223,8 @@ class Envoy:
     def render(self) -> str:
         tls = self.tls or {}
         text = render.envoy_yaml(self.config, [f"e2e ({self.name})"], render.Bootstrap(
-            wasm_path=str(Path(self.wasm).resolve()), listen_address="127.0.0.1", listen_port=self.port,
-            admin_port=self.admin_port, upstream_host="127.0.0.1", upstream_port=self.upstream_port,
+            wasm_path=str(Path(self.wasm).resolve()), listen_address=self.listen_address, listen_port=self.port,
+            admin_port=self.admin_port, upstream_host=self.upstream_host, upstream_port=self.upstream_port,
             failure_policy=self.failure_policy,
             tls_cert=tls.get("cert"), tls_key=tls.get("key"), tls_ca=tls.get("ca"),
         ))
@@ -260,7 +271,7 @@ class Envoy:
              "--log-level", "warning", "--component-log-level", "wasm:info",
              "--file-flush-interval-msec", "50"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         return self
 
