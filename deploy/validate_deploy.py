@@ -189,6 +189,11 @@ def check_envoy(doc, expected_config: dict) -> None:
             raise Invalid(f"{where}: vm_config.runtime must be envoy.wasm.runtime.v8, not `{plugin.vm_config.runtime}`")
         if plugin.failure_policy != wasm_pb2.FAIL_RELOAD or plugin.fail_open:
             raise Invalid(f"{where}: failure_policy must be FAIL_RELOAD (and fail_open unset)")
+        backoff = plugin.reload_config.backoff
+        if not plugin.HasField("reload_config") or not backoff.HasField("base_interval") \
+                or backoff.base_interval.ToMilliseconds() > 1000 or backoff.max_interval.ToMilliseconds() > 10000:
+            raise Invalid(f"{where}: reload_config.backoff must set base_interval (at most 1s; requests on a worker "
+                          "whose VM trapped are answered 503 until it is reloaded) and max_interval at most 10s")
         if not plugin.vm_config.code.local.filename:
             raise Invalid(f"{where}: vm_config.code.local.filename is required")
         if not plugin.configuration.Is(wrappers_pb2.StringValue.DESCRIPTOR):
@@ -343,6 +348,8 @@ def self_test() -> int:
         "envoy: FAIL_OPEN": envoy_break(lambda d: wasm_config(d).update(failure_policy="FAIL_OPEN")),
         "envoy: fail_open": envoy_break(lambda d: wasm_config(d).update(fail_open=True)),
         "envoy: FAIL_CLOSED (a trap would cost the worker)": envoy_break(lambda d: wasm_config(d).update(failure_policy="FAIL_CLOSED")),
+        "envoy: no reload backoff": envoy_break(lambda d: wasm_config(d).pop("reload_config")),
+        "envoy: reload backoff of a minute": envoy_break(lambda d: wasm_config(d)["reload_config"]["backoff"].update(base_interval="60s", max_interval="60s")),
         "envoy: normalize_path off": envoy_break(lambda d: hcm_of(d).update(normalize_path=False)),
         "envoy: merge_slashes unset": envoy_break(lambda d: hcm_of(d).pop("merge_slashes")),
         "envoy: escaped slashes kept": envoy_break(lambda d: hcm_of(d).update(path_with_escaped_slashes_action="KEEP_UNCHANGED")),
@@ -379,6 +386,8 @@ def self_test() -> int:
         "envoy: FAIL_OPEN": "failure_policy must be FAIL_RELOAD",
         "envoy: fail_open": "failure_policy must be FAIL_RELOAD",
         "envoy: FAIL_CLOSED (a trap would cost the worker)": "failure_policy must be FAIL_RELOAD",
+        "envoy: no reload backoff": "reload_config.backoff must set base_interval",
+        "envoy: reload backoff of a minute": "reload_config.backoff must set base_interval",
         "envoy: normalize_path off": "normalize_path must be true",
         "envoy: merge_slashes unset": "merge_slashes must be true",
         "envoy: escaped slashes kept": "path_with_escaped_slashes_action",
