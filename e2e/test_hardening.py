@@ -114,3 +114,53 @@ def test_fail_closed_for_contrast_the_worker_stays_dead(start, approvals, trap_f
     time.sleep(1.5)
     later = [e.get("/orders", token).status for _ in range(5)]
     assert all(s == 503 for s in later), later
+
+
+# --- the evaluation budget (issue 9, finding 5) -----------------------------------------------
+
+SLOW_POLICY = """package e2e
+
+default decision := {"allow": false}
+
+decision := {"allow": true} if {
+	not input.request.headers["x-slow"]
+	input.approval.role == "developer"
+}
+
+# 9 million iterations: seconds without a budget.
+decision := {"allow": count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)]) > 0} if {
+	input.request.headers["x-slow"]
+}
+"""
+
+
+def test_slow_policy_is_stopped_at_its_budget_and_the_worker_stays_responsive(start, approvals):
+    import threading
+
+    cfg = er.example_config([approvals.public_jwk], policy={
+        "modules": {"e2e.rego": SLOW_POLICY}, "entrypoint": "data.e2e.decision", "max_eval_ms": 50})
+    e = start(cfg, name="budget", concurrency=1)  # one worker: the slow and the next request share it
+    token = [("x-jit-approval", approvals.sign())]
+    before = e.stats()
+    slow: dict = {}
+
+    def send_slow():
+        t = time.monotonic()
+        slow["r"] = e.get(f"/orders?e2e={marker()}", token + [("x-slow", "1")], timeout=30)
+        slow["s"] = time.monotonic() - t
+
+    thread = threading.Thread(target=send_slow)
+    thread.start()
+    time.sleep(0.02)
+    t = time.monotonic()
+    fast = e.get(f"/orders?e2e={marker()}", token)
+    fast_s = time.monotonic() - t
+    thread.join(30)
+    assert fast.status == 200
+    assert fast_s < 1.0, f"the next request waited {fast_s:.3f} s behind a slow one (budget 50 ms)"
+    assert slow["r"].status == 403 and slow["r"].json()["reason"] == "policy_error"
+    assert slow["s"] < 1.0, f"the slow request took {slow['s']:.3f} s (budget 50 ms)"
+    audit = e.wait_audit(lambda a: a.get("reason") == "policy_error")
+    assert "budget" in (audit.get("detail") or "")
+    after = e.stats()
+    assert after["wasmcustom.jitgate.policy_over_budget"] == before.get("wasmcustom.jitgate.policy_over_budget", 0) + 1
