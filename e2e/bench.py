@@ -212,6 +212,9 @@ def main(argv: list[str]) -> int:
                     1e6 / x["rps"] - 1e6 / b["rps"] for x, b in zip(results[n], results["none"])), 1),
                 "throughput_ratio_vs_none": round(base / m["rps"], 2),
                 "rss_mb_before": rss_before[n], "rss_mb_after": rss_after[n],
+                # The Wasm variants hold two VMs (the main thread's and the worker's).
+                "rss_mb_added_vs_none": round(rss_after[n] - rss_after["none"], 1),
+                "requests": round(sum(x["rps"] for x in results[n]) * a.duration),
                 "non_2xx": sum(x["non_2xx"] for x in results[n]),
                 "rounds_rps": [round(x["rps"]) for x in results[n]],
             })
