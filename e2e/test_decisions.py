@@ -80,6 +80,15 @@ def test_health_check_needs_no_token(gate, upstream):
     assert "x-jit-subject" not in r.upstream_headers()
 
 
+def test_token_header_removed_upstream_on_any_allow(gate, approvals):
+    """/healthz is allowed with or without a token; whatever token came along, valid or
+    broken, does not go upstream (token.forward is false)."""
+    for token in ("not-a-token", approvals.sign(), approvals.sign(sub="carol@example.com", role="analyst")):
+        r = gate.get("/healthz", token_header(token))
+        assert r.status == 200
+        assert "x-jit-approval" not in r.upstream_headers()
+
+
 def test_client_sent_x_jit_headers_are_removed(gate, approvals):
     token = approvals.sign(jti="appr-forge-1")
     forged = [("x-jit-subject", "mallory@example.com"), ("x-jit-approval-id", "appr-forged"),
