@@ -92,6 +92,9 @@ test-deploy: filter jitgate
 # audit log, the counters, refused configurations and modules, mTLS, FAIL_RELOAD with
 # the trapping test build, path and header hygiene.
 test-envoy: filter jitgate envoy-setup filter-trap
+	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }; } \
+	  || { echo "test-envoy: curl (the HTTP/2 client of e2e/test_http2.py) is not available" >&2; exit 1; }
 	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
 
 test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-js
