@@ -162,6 +162,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--duration", type=int, default=4, help="seconds per variant per round")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--out", type=Path, default=er.ROOT / "target" / "bench-envoy.json")
+    ap.add_argument("--soak", type=int, default=0, metavar="N",
+                    help="then send about N more requests to the jitgate Envoy and report its RSS before and after")
     a = ap.parse_args(argv[1:])
     if not shutil.which("wrk"):
         print("bench.py: `wrk` is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -201,6 +203,16 @@ def main(argv: list[str]) -> int:
             print(f"round {r + 1}/{a.rounds}: " + ", ".join(f"{n} {v[-1]['rps']:.0f}/s" for n, v in results.items()),
                   file=sys.stderr)
         rss_after = {e.name: round(e.rss_mb(), 1) for e in envoys}
+        soak = None
+        if a.soak:
+            jit_envoy = next(e for e in envoys if e.name == "jitgate")
+            rate = statistics.median(x["rps"] for x in results["jitgate"])
+            seconds = max(1, round(a.soak / rate))
+            before = round(jit_envoy.rss_mb(), 1)
+            run = run_wrk(jit_envoy.port, token, seconds, a.connections)
+            soak = {"requests": round(run["rps"] * seconds), "seconds": seconds, "rss_mb_before": before,
+                    "rss_mb_after": round(jit_envoy.rss_mb(), 1), "non_2xx": run["non_2xx"]}
+            print(f"soak: {soak}", file=sys.stderr)
         med = {n: {k: statistics.median(x[k] for x in v) for k in ("rps", "p50_us", "p99_us")} for n, v in results.items()}
         base = med["none"]["rps"]
         table = []
@@ -228,6 +240,7 @@ def main(argv: list[str]) -> int:
                 next(t for t in table if t["variant"] == "jitgate")["added_us_per_request"]
                 / max(1e-9, next(t for t in table if t["variant"] == "jwt_authn+rbac")["added_us_per_request"]), 1),
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "soak": soak,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         a.out.parent.mkdir(parents=True, exist_ok=True)
