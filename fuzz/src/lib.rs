@@ -428,31 +428,21 @@ pub struct ConfigInput {
     pub edits: Vec<ConfigEdit>,
 }
 
-fn children(node: &mut J) -> Option<Vec<&mut J>> {
+fn reach<'a>(node: &'a mut J, path: &[u8]) -> &'a mut J {
+    let len = match &*node {
+        J::Arr(items) => items.len(),
+        J::Obj(members) => members.len(),
+        _ => 0,
+    };
+    let Some((step, rest)) = path.split_first().filter(|_| len > 0) else {
+        return node;
+    };
+    let i = usize::from(*step) % len;
     match node {
-        J::Arr(items) => Some(items.iter_mut().collect()),
-        J::Obj(members) => Some(members.iter_mut().map(|(_, v)| v).collect()),
-        _ => None,
+        J::Arr(items) => reach(&mut items[i], rest),
+        J::Obj(members) => reach(&mut members[i].1, rest),
+        other => other,
     }
-}
-
-fn reach<'a>(mut node: &'a mut J, path: &[u8]) -> &'a mut J {
-    for step in path {
-        let len = match &*node {
-            J::Arr(items) => items.len(),
-            J::Obj(members) => members.len(),
-            _ => 0,
-        };
-        if len == 0 {
-            break;
-        }
-        let i = usize::from(*step) % len;
-        node = match children(node).and_then(|c| c.into_iter().nth(i)) {
-            Some(child) => child,
-            None => break,
-        };
-    }
-    node
 }
 
 impl ConfigInput {

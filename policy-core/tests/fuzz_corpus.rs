@@ -50,6 +50,12 @@ fn committed_fuzz_inputs_do_not_panic() {
         replayed += count;
     }
     std::panic::set_hook(hook);
+    let accepted = fuzz_checks::accepted_tokens();
+    println!("fuzz replay: {accepted} tokens accepted, each signed by a configured key");
+    assert!(
+        accepted > 0,
+        "no committed token verifies: the signature invariant was not exercised"
+    );
     println!("fuzz replay: {replayed} inputs replayed, {} panicked", failures.len());
     assert!(
         failures.is_empty(),

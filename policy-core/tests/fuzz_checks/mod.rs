@@ -111,6 +111,7 @@ pub struct Profile {
 thread_local! {
     static TOKEN: TokenFixture = token_fixture();
     static PROFILES: Vec<Profile> = profiles();
+    static ACCEPTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static ENGINES: RefCell<HashMap<usize, Option<Engine>>> = RefCell::new(HashMap::new());
 }
 
@@ -123,6 +124,12 @@ fn token_fixture() -> TokenFixture {
         keys: corpus.keys.into_iter().collect(),
         gate,
     }
+}
+
+/// How many tokens `Gate::verify` accepted in [`token`] on this thread (the replay
+/// test checks the signature invariant is not vacuous).
+pub fn accepted_tokens() -> usize {
+    ACCEPTED.with(std::cell::Cell::get)
 }
 
 /// Runs `f` with the token fixture.
@@ -231,6 +238,7 @@ pub fn token(selector: u8, token: &str) {
     with_token_fixture(|fx| {
         let facts = RequestFacts::default();
         if let Ok(approval) = fx.gate.verify(token, NOW_NS, &facts) {
+            ACCEPTED.with(|n| n.set(n.get() + 1));
             assert!(
                 signed_by_configured_key(token, &fx.keys),
                 "Gate::verify accepted a token no configured key signed: {token:?} -> {approval:?}"
