@@ -347,6 +347,8 @@ export class Gate {
   readonly mode: 'enforce' | 'dry_run';
   /** The header that carries the approval token (lower case). */
   readonly tokenHeader: string;
+  /** Warnings about the configuration (such as trusting the published demo key), one string each, naming the field. */
+  readonly warnings: string[];
   /**
    * Decides a request. Nothing a client can send makes it throw: a missing or bad token
    * is a denial with its code, and a request value the gate cannot read (such as an

@@ -18,8 +18,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use jitgate_core::decision::denial_body;
-use jitgate_core::{decision_id, Action, Decision, Fault, Forward, Gate, Reason};
+use jitgate_core::{Action, Decision, Fault, Forward, Gate, Reason};
 
 use crate::host::{Host, HostError, Level};
 use crate::metrics::{self, Metrics};
@@ -92,6 +91,9 @@ impl Shared {
                         gate.token_header()
                     ),
                 );
+                for warning in gate.warnings() {
+                    host.log(Level::Warn, &format!("{LOG_PREFIX}{warning}"));
+                }
                 shared.gate = Some(gate);
             }
             Err(message) => {
@@ -196,28 +198,17 @@ impl Filter {
         }
     }
 
-    /// Without a configuration (Envoy normally refuses such a plugin): 500
-    /// `internal_error`, numbered like the core numbers its decisions.
+    /// Without a configuration (Envoy normally refuses such a plugin): the core's
+    /// 500 `internal_error` decision, numbered from this filter's seed.
     fn refuse_unconfigured<H: Host>(&mut self, host: &mut H) -> Verdict {
         let now = host.now_ns().unwrap_or(0);
         let sequence = self.shared.unconfigured_sequence.get().wrapping_add(1);
         self.shared.unconfigured_sequence.set(sequence);
-        let id = decision_id(&self.shared.seed, sequence, now);
-        let (status, reason) = Fault::Host.status_and_reason();
-        host.log(
-            Level::Error,
-            &format!(
-                "{LOG_PREFIX}request refused with {status} `{reason}` (decision {id}): the filter has no configuration"
-            ),
-        );
-        for name in [
-            metrics::DENIED.to_owned(),
-            format!("{}{reason}", metrics::DENIED_PREFIX),
-        ] {
-            self.shared.metrics.increment(host, &name);
+        let decision = Decision::unconfigured(&self.shared.seed, sequence, now, "the filter has no configuration");
+        self.emit(host, &decision);
+        if let Action::Respond(response) = &decision.action {
+            send_or_reset(host, response.status, &response.headers, &response.body);
         }
-        let headers = [("content-type".to_owned(), "application/json".to_owned())];
-        send_or_reset(host, status, &headers, &denial_body(reason, None, &id));
         Verdict::Stop
     }
 

@@ -200,6 +200,11 @@ export class Gate {
     return this.#use().tokenHeader;
   }
 
+  /** Warnings about the configuration (such as trusting the published demo key), one string each. */
+  get warnings() {
+    return JSON.parse(this.#use().warnings);
+  }
+
   /**
    * Decides a request. Never throws for anything a client can send: a bad token is
    * a denial with its code, an unreadable request value a denial `request_invalid`

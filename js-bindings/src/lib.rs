@@ -105,6 +105,13 @@ impl RawGate {
         self.gate.mode().as_str().to_owned()
     }
 
+    /// What the configuration should be warned about, as a JSON array of strings
+    /// (such as trusting the published demo key).
+    #[wasm_bindgen(getter)]
+    pub fn warnings(&self) -> String {
+        serde_json::to_string(self.gate.warnings()).unwrap_or_else(|_| "[]".to_owned())
+    }
+
     /// The header that carries the token (lower case).
     #[wasm_bindgen(getter, js_name = tokenHeader)]
     pub fn token_header(&self) -> String {

@@ -284,6 +284,27 @@ describe('dry run', () => {
   });
 });
 
+describe('configuration warnings', () => {
+  it('warns when the published demo key is trusted, naming the key', async () => {
+    const { readFileSync } = await import('node:fs');
+    const demo = JSON.parse(readFileSync(new URL('../../policies/config.example.json', import.meta.url), 'utf8'));
+    const g = new Gate(demo);
+    try {
+      assert.equal(g.warnings.length, 1);
+      assert.match(g.warnings[0], /issuers\[0\]\.jwks\.keys\[0\]/);
+      assert.match(g.warnings[0], /demo key/);
+    } finally {
+      g.free();
+    }
+    const quiet = new Gate(config([ed], TOKEN_ONLY));
+    try {
+      assert.deepEqual(quiet.warnings, []);
+    } finally {
+      quiet.free();
+    }
+  });
+});
+
 describe('configuration errors', () => {
   const good = config([ed]);
   const cases = [

@@ -206,6 +206,56 @@ pub struct Decision {
 pub const POLICY_OVER_BUDGET_COUNTER: &str = "jitgate.policy_over_budget";
 
 impl Decision {
+    /// The decision of a host that has no configuration to decide with (Envoy
+    /// normally refuses such a plugin): 500 `internal_error`, numbered with
+    /// [`decision_id`] from the host's seed and its own sequence, audited like any other.
+    pub fn unconfigured(seed: &[u8; 16], sequence: u64, now_ns: i64, detail: impl Into<String>) -> Self {
+        let decision_id = decision_id(seed, sequence, now_ns);
+        let (status, reason) = Fault::Host.status_and_reason();
+        let audit = AuditRecord {
+            ts: crate::timefmt::rfc3339_from_ns(now_ns),
+            decision_id: decision_id.clone(),
+            mode: "enforce",
+            allow: false,
+            enforced: true,
+            status,
+            reason: reason.code(),
+            policy_reason: None,
+            subject: None,
+            approval_id: None,
+            issuer: None,
+            kid: None,
+            resource: None,
+            method: String::new(),
+            path: String::new(),
+            source: None,
+            identity: None,
+            expires: None,
+            eval_ns: None,
+            request_id: None,
+            token_present: false,
+            detail: Some(detail.into()),
+        };
+        let body = denial_body(reason, None, &decision_id);
+        Self {
+            allow: false,
+            enforced: true,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token: TokenStatus::Missing,
+            approval: None,
+            action: Action::Respond(LocalResponse {
+                status,
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body,
+            }),
+            audit,
+            over_budget: false,
+        }
+    }
+
     /// The names of the counters this decision increments (DESIGN §7):
     /// `jitgate.allowed`, or `jitgate.denied` and `jitgate.denied.<reason>`, plus
     /// `jitgate.dry_run.would_deny` for a denial in dry run.

@@ -17,6 +17,25 @@ use crate::request::Request;
 use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
 
+/// The public half of the demo key shipped in `deploy/demo-key.private.jwk` (kid
+/// `demo-2026`): its private half is published, so anyone can sign approvals with it.
+pub const DEMO_KEY_X: &str = "j9qHmclDqvb44ZYNX3w0MaltCEjRpM0uhe_aAOliegc";
+
+fn configuration_warnings(issuers: &[crate::token::Issuer]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, issuer) in issuers.iter().enumerate() {
+        for (k, key) in issuer.keys.keys().iter().enumerate() {
+            if key.to_jwk().get("x").and_then(serde_json::Value::as_str) == Some(DEMO_KEY_X) {
+                warnings.push(format!(
+                    "configuration field `issuers[{i}].jwks.keys[{k}]`: trusts the published demo key \
+                     (deploy/demo-key.private.jwk): anyone can sign approvals with it; for trying things out only"
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 /// The most header lines a request may have (Envoy's own default limit is 100).
 pub const MAX_HEADERS: usize = 1_000;
 
@@ -55,6 +74,7 @@ pub struct Gate {
     cache: RefCell<VerifiedCache>,
     sequence: Cell<u64>,
     seed: [u8; 16],
+    warnings: Vec<String>,
 }
 
 impl core::fmt::Debug for Gate {
@@ -84,6 +104,7 @@ impl Gate {
             revoked,
             mode,
         } = config;
+        let warnings = configuration_warnings(&issuers);
         let data = regorus::Value::from(policy.data);
         let mut compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
             .map_err(|e| ConfigError::invalid(e.field, e.message))?;
@@ -98,7 +119,14 @@ impl Gate {
             cache: RefCell::new(VerifiedCache::default()),
             sequence: Cell::new(0),
             seed: [0; 16],
+            warnings,
         })
+    }
+
+    /// What a host should warn about when it loads this configuration (one line each,
+    /// naming the field), such as trusting the published demo key. Empty when all is well.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Sets the seed that makes decision ids unique across processes (hosts pass 16

@@ -33,6 +33,7 @@
 pub mod audit;
 pub mod builtins;
 pub mod cache;
+pub mod calls;
 pub mod config;
 pub mod decision;
 pub mod extract;

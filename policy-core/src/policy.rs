@@ -93,6 +93,10 @@ pub fn load_modules(
                 message: e.to_string(),
             })?;
     }
+    crate::calls::check(modules.iter().map(|(n, s)| (n.as_str(), s.as_str()))).map_err(|e| PolicyError {
+        field: format!("policy.modules.{}", e.module),
+        message: format!("line {}: {}", e.call.line, e.message),
+    })?;
     engine.add_data(data).map_err(|e| PolicyError {
         field: "policy.data".into(),
         message: e.to_string(),

@@ -611,3 +611,16 @@ fn many_repeated_headers_are_joined_in_linear_time_and_bounded() {
     let d = g.decide(&r.clone().header("x-r", "v").header("x-r", "v"), NOW);
     assert_eq!((d.status, d.reason.code()), (400, "request_invalid"));
 }
+
+#[test]
+fn trusting_the_published_demo_key_is_warned_about() {
+    let example = include_str!("../../policies/config.example.json");
+    let g = Gate::new(example).unwrap();
+    assert_eq!(g.warnings().len(), 1, "{:?}", g.warnings());
+    assert!(
+        g.warnings()[0].contains("issuers[0].jwks.keys[0]"),
+        "{:?}",
+        g.warnings()
+    );
+    assert!(seed_gate().warnings().is_empty());
+}
