@@ -185,11 +185,12 @@ fn write_seed_corpora() {
         &[6, 11],                  // "%d"
         &[5, 10],                  // 9223372036854775807
     ];
-    for (i, (_, arity)) in list.iter().enumerate() {
-        let mut data = (i as u16).to_le_bytes().to_vec();
+    for (i, (name, arity)) in list.iter().enumerate() {
+        let mut data = name.as_bytes().to_vec();
+        data.push(0);
         for a in 0..*arity {
             data.extend_from_slice(samples[(i + a) % samples.len()]);
         }
-        write("builtins", 0, &data);
+        write("builtins", 1, &data);
     }
 }

@@ -106,6 +106,8 @@ pub struct Profile {
     pub resource: Option<String>,
     /// The token header.
     pub header: String,
+    /// The configuration (JSON text) the gate was built from.
+    pub config: String,
 }
 
 thread_local! {
@@ -175,6 +177,7 @@ fn profiles() -> Vec<Profile> {
                     .as_str()
                     .unwrap_or("x-jit-approval")
                     .to_owned(),
+                config: config.to_string(),
             }
         })
         .collect()
@@ -544,16 +547,26 @@ pub fn builtin_list() -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-/// Target `builtins`, raw mode: two bytes choose a builtin from the list, the rest
-/// are its arguments (the byte decoder above); it is called through an engine built
-/// with `policy::load_modules` (jitgate's checked builtins installed), the arguments
-/// coming in as `input.args`, as request data would. Errors and undefined are fine
-/// (denials); a panic is a finding. Returns the builtin's name and the arguments, for
-/// reports.
-pub fn builtin(data: &[u8]) -> Option<(&'static str, Vec<Value>)> {
+/// Target `builtins`, raw mode: a builtin from the list — by name when `selector` is
+/// odd (`name`, a zero byte, then the arguments: the form committed regressions use, so
+/// they survive changes to the list), else by two bytes of index — and its arguments
+/// (the byte decoder above). It is called through an engine built with
+/// `policy::load_modules` (jitgate's checked builtins installed), the arguments coming
+/// in as `input.args`, as request data would. Errors and undefined are fine (denials);
+/// a panic is a finding, and names the call. Returns the builtin's name and arguments.
+pub fn builtin(selector: u8, data: &[u8]) -> Option<(&'static str, Vec<Value>)> {
     let list = builtin_list();
-    let mut b = Bytes(data);
-    let index = usize::from(u16::from_le_bytes([b.byte(), b.byte()])) % list.len();
+    let (index, mut b) = if selector & 1 == 1 {
+        let nul = data.iter().position(|c| *c == 0)?;
+        let (name, rest) = data.split_at(nul);
+        let name = std::str::from_utf8(name).ok()?;
+        let index = list.iter().position(|(n, _)| *n == name)?;
+        (index, Bytes(rest.get(1..).unwrap_or_default()))
+    } else {
+        let mut b = Bytes(data);
+        let index = usize::from(u16::from_le_bytes([b.byte(), b.byte()])) % list.len();
+        (index, b)
+    };
     let (name, arity) = *list.get(index)?;
     let args: Vec<Value> = (0..arity).map(|_| value(&mut b, 4, false)).collect();
     let engine = ENGINES.with(|engines| {
@@ -567,7 +580,20 @@ pub fn builtin(data: &[u8]) -> Option<(&'static str, Vec<Value>)> {
     let mut input = BTreeMap::new();
     input.insert(Value::from("args"), Value::from(args.clone()));
     e.set_input(Value::from(input));
-    let _ = e.eval_rule("data.fz.b".to_string());
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.eval_rule("data.fz.b".to_string())));
+    if let Err(panic) = outcome {
+        // Name the call (in the replay test; a fuzz build aborts at the panic itself).
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| a.to_json_str().unwrap_or_else(|_| format!("{a:?}")))
+            .collect();
+        panic!("builtin {name}({}) panicked: {message}", shown.join(", "));
+    }
     Some((name, args))
 }
 
@@ -609,7 +635,7 @@ pub fn run(name: &str, data: &[u8]) {
             }
         }
         "builtins" => {
-            builtin(rest);
+            builtin(selector, rest);
         }
         other => panic!("no fuzz target `{other}`"),
     }
