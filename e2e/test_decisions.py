@@ -274,8 +274,14 @@ def test_identity_header_matches_subject(custom, approvals):
     assert audit["identity"] == "alice@example.com"
 
 
-@pytest.mark.parametrize("identity", [[("x-authenticated-user", "mallory@example.com")], []],
-                         ids=["other identity", "no identity"])
+@pytest.mark.parametrize("identity", [
+    [("x-authenticated-user", "mallory@example.com")],
+    [],
+    # Issue 9, finding 1: more than one identity value is never an identity, whichever
+    # comes first and however the names are cased.
+    [("x-authenticated-user", "alice@example.com"), ("x-authenticated-user", "mallory@example.com")],
+    [("X-Authenticated-User", "alice@example.com"), ("x-authenticated-user", "alice@example.com")],
+], ids=["other identity", "no identity", "alice then mallory", "alice twice, cased"])
 def test_401_token_subject_mismatch(custom, approvals, upstream, identity):
     path = unique()
     r = custom.get(path, token_header(approvals.sign()) + identity)
