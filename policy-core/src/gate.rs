@@ -141,6 +141,13 @@ impl Gate {
         self.cache = RefCell::new(VerifiedCache::new(max_entries, max_bytes));
     }
 
+    /// What the verified-token cache charges for `token`'s entry, if it holds one
+    /// (for tests and monitoring: see [`crate::cache::held_bytes`]).
+    pub fn cached_bytes_estimate(&self, token: &str) -> Option<usize> {
+        let cache = self.cache.try_borrow().ok()?;
+        cache.get(token).map(|entry| crate::cache::held_bytes(token, entry))
+    }
+
     /// The mode (`enforce` or `dry_run`).
     pub fn mode(&self) -> Mode {
         self.mode
