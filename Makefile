@@ -119,14 +119,14 @@ bench: filter
 # stable (policy-core/tests/fuzz_corpus.rs). No sanitizer: the core has no unsafe code,
 # and what is looked for is a panic (a Wasm trap in Envoy) or a broken invariant.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= token config request policy_result builtins
+FUZZ_TARGETS ?= token config request policy_result builtins differential
 FUZZ_NICE ?= nice -n 19
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
 	cd fuzz && $(FUZZ_NICE) cargo +nightly fuzz build --sanitizer none --target-dir target
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-	  mkdir -p target/corpus/$$t regressions/$$t artifacts/$$t; \
+	  mkdir -p target/corpus/$$t corpus/$$t regressions/$$t artifacts/$$t; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_NICE) cargo +nightly fuzz run --sanitizer none --target-dir target $$t \
 	    target/corpus/$$t corpus/$$t regressions/$$t -- \

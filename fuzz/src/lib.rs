@@ -15,9 +15,16 @@ use jitgate_core::mint::{sign_raw, SigningKey};
 
 #[path = "../../policy-core/tests/fuzz_checks/mod.rs"]
 pub mod checks;
+pub mod differential;
 
 /// Runs fuzz target `target` on one libFuzzer input.
 pub fn fuzz(target: &str, data: &[u8]) {
+    if target == "differential" {
+        if let Ok(input) = differential::DiffInput::arbitrary(&mut Unstructured::new(data)) {
+            differential::run(&input);
+        }
+        return;
+    }
     let raw = match data.split_first() {
         Some((first, rest)) if *first >= 0x80 && matches!(target, "token" | "config" | "request") => {
             let mut u = Unstructured::new(rest);
@@ -44,17 +51,81 @@ pub fn fuzz(target: &str, data: &[u8]) {
 
 /// Member names the token, request and configuration readers know.
 const KEYS: &[&str] = &[
-    "alg", "typ", "kid", "crit", "b64", "jku", "x5u", "jwk", "cty", "iss", "sub", "aud", "iat", "nbf", "exp", "jti",
-    "jit", "cnf", "x5t#S256", "resource", "role", "actions", "reason", "ticket", "approvers", "risk", "issuers",
-    "issuer", "audience", "jwks", "keys", "kty", "crv", "x", "y", "d", "use", "max_ttl_s", "leeway_s", "token",
-    "header", "prefix", "forward", "identity", "peer_principal", "policy", "modules", "data", "entrypoint",
-    "rego_v0", "max_eval_ms", "revoked", "mode", "method", "path", "headers", "source", "address", "principal",
-    "certificate_sha256", "host", "scheme", "protocol", "id", "allow", "status", "response_headers", "", "ALG",
-    "Alg", "alg\u{0}",
+    "alg",
+    "typ",
+    "kid",
+    "crit",
+    "b64",
+    "jku",
+    "x5u",
+    "jwk",
+    "cty",
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "jit",
+    "cnf",
+    "x5t#S256",
+    "resource",
+    "role",
+    "actions",
+    "reason",
+    "ticket",
+    "approvers",
+    "risk",
+    "issuers",
+    "issuer",
+    "audience",
+    "jwks",
+    "keys",
+    "kty",
+    "crv",
+    "x",
+    "y",
+    "d",
+    "use",
+    "max_ttl_s",
+    "leeway_s",
+    "token",
+    "header",
+    "prefix",
+    "forward",
+    "identity",
+    "peer_principal",
+    "policy",
+    "modules",
+    "data",
+    "entrypoint",
+    "rego_v0",
+    "max_eval_ms",
+    "revoked",
+    "mode",
+    "method",
+    "path",
+    "headers",
+    "source",
+    "address",
+    "principal",
+    "certificate_sha256",
+    "host",
+    "scheme",
+    "protocol",
+    "id",
+    "allow",
+    "status",
+    "response_headers",
+    "",
+    "ALG",
+    "Alg",
+    "alg\u{0}",
 ];
 
 /// Values that mean something somewhere.
-const WORDS: &[&str] = &[
+pub(crate) const WORDS: &[&str] = &[
     "EdDSA", "ES256", "none", "HS256", "RS256", "eddsa", "ES256K", "jit-approval+jwt", "application/jit-approval+jwt",
     "JIT-APPROVAL+JWT", "JWT", "ed1", "ec1", "kid-unknown", "https://approvals.example.com",
     "https://approvals.example.com/", "db-gateway", "test-database", "orders-db", "prod-db", "developer", "admin",
@@ -116,8 +187,21 @@ pub enum J {
 }
 
 const NUM_TEXTS: &[&str] = &[
-    "0", "-0", "00", "1.0", "1e3", "1E3", "9007199254740992", "9007199254740991", "-1", "1e400", "0.0",
-    "18446744073709551616", "123456789012345678901234567890", "1795689000.5", "1795689000e0",
+    "0",
+    "-0",
+    "00",
+    "1.0",
+    "1e3",
+    "1E3",
+    "9007199254740992",
+    "9007199254740991",
+    "-1",
+    "1e400",
+    "0.0",
+    "18446744073709551616",
+    "123456789012345678901234567890",
+    "1795689000.5",
+    "1795689000e0",
 ];
 
 impl J {
@@ -205,7 +289,7 @@ pub struct Edit {
     pub duplicate: bool,
 }
 
-fn apply(members: &mut Vec<(Key, J)>, edit: &Edit) {
+pub(crate) fn apply(members: &mut Vec<(Key, J)>, edit: &Edit) {
     let name = edit.key.text();
     match &edit.value {
         None => members.retain(|(k, _)| k.text() != name),
@@ -281,7 +365,7 @@ pub struct TokenInput {
 }
 
 /// The valid claims for the decision vectors' configuration.
-fn valid_claims(issuer: &str, audience: &str, resource: Option<&str>, jit: Vec<(Key, J)>) -> Vec<(Key, J)> {
+pub(crate) fn valid_claims(issuer: &str, audience: &str, resource: Option<&str>, jit: Vec<(Key, J)>) -> Vec<(Key, J)> {
     let mut jit_members = vec![
         member("resource", J::word(resource.unwrap_or("test-database"))),
         member("role", J::word("developer")),
@@ -302,7 +386,8 @@ fn valid_claims(issuer: &str, audience: &str, resource: Option<&str>, jit: Vec<(
 }
 
 fn key(signer: Signer) -> Option<(SigningKey, &'static str)> {
-    let fixture = |kid: &str| checks::with_token_fixture(|fx| fx.keys.iter().find(|(k, _)| k == kid).map(|(_, k)| k.clone()));
+    let fixture =
+        |kid: &str| checks::with_token_fixture(|fx| fx.keys.iter().find(|(k, _)| k == kid).map(|(_, k)| k.clone()));
     match signer {
         Signer::Ed1 => fixture("ed1").map(|k| (k, "ed1")),
         Signer::Ec1 => fixture("ec1").map(|k| (k, "ec1")),
@@ -317,7 +402,7 @@ fn key(signer: Signer) -> Option<(SigningKey, &'static str)> {
 }
 
 /// The header and payload JSON edited as `header` and `claims` say, signed by `signer`.
-fn signed_token(
+pub(crate) fn signed_token(
     signer: Signer,
     signature: &[u8],
     header_edits: &[Edit],
@@ -484,20 +569,59 @@ impl ConfigInput {
 // request
 
 const HEADER_NAMES: &[&str] = &[
-    "x-jit-approval", "authorization", "x-authenticated-user", "host", "x-http-method-override",
-    "x-method-override", "x-http-method", "x-jit-subject", "x_jit_subject", "x-jit-approval-id", "x-jit-expires",
-    "content-type", "x-request-id", "x-forwarded-for", "x-n", ":path", "", "bad name", "x-jitgate-test-trap",
-    "te", "cookie",
+    "x-jit-approval",
+    "authorization",
+    "x-authenticated-user",
+    "host",
+    "x-http-method-override",
+    "x-method-override",
+    "x-http-method",
+    "x-jit-subject",
+    "x_jit_subject",
+    "x-jit-approval-id",
+    "x-jit-expires",
+    "content-type",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-n",
+    ":path",
+    "",
+    "bad name",
+    "x-jitgate-test-trap",
+    "te",
+    "cookie",
 ];
 
-const PATHS: &[&str] = &[
-    "/healthz", "/orders", "/orders?id=7", "/orders/7", "/orders/../admin", "/orders/%2e%2e/admin", "/%c0%ae",
-    "/orders;x", "//orders", "*", "", "orders", "/orders?_method=DELETE", "/ｏrders", "/orders/%u002e",
-    "/orders/..%3b/", "http://host/healthz", "/healthz?x=1", "/HEALTHZ", "/healthz/", "/reports/q3",
-    "/admin", "/payments/1", "/orders/%2F..",
+pub(crate) const PATHS: &[&str] = &[
+    "/healthz",
+    "/orders",
+    "/orders?id=7",
+    "/orders/7",
+    "/orders/../admin",
+    "/orders/%2e%2e/admin",
+    "/%c0%ae",
+    "/orders;x",
+    "//orders",
+    "*",
+    "",
+    "orders",
+    "/orders?_method=DELETE",
+    "/ｏrders",
+    "/orders/%u002e",
+    "/orders/..%3b/",
+    "http://host/healthz",
+    "/healthz?x=1",
+    "/HEALTHZ",
+    "/healthz/",
+    "/reports/q3",
+    "/admin",
+    "/payments/1",
+    "/orders/%2F..",
 ];
 
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "get", "", "CONNECT", "G T"];
+const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "get", "", "CONNECT", "G T",
+];
 
 /// Text from a dictionary or any string.
 #[derive(Arbitrary, Debug, Clone)]
@@ -574,7 +698,13 @@ pub struct RequestInput {
 fn cased(name: &str, bits: u16) -> String {
     name.chars()
         .enumerate()
-        .map(|(i, c)| if bits >> (i % 16) & 1 == 1 { c.to_ascii_uppercase() } else { c })
+        .map(|(i, c)| {
+            if bits >> (i % 16) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -598,7 +728,12 @@ impl RequestInput {
         if let Some(t) = &self.token {
             let (issuer, audience, resource, header) = checks::with_profiles(|profiles| {
                 let p = &profiles[usize::from(self.selector) % profiles.len()];
-                (p.issuer.clone(), p.audience.clone(), p.resource.clone(), p.header.clone())
+                (
+                    p.issuer.clone(),
+                    p.audience.clone(),
+                    p.resource.clone(),
+                    p.header.clone(),
+                )
             });
             let jit: Vec<(Key, J)> = Vec::new();
             let mut claims = valid_claims(&issuer, &audience, resource.as_deref(), jit);
@@ -610,7 +745,10 @@ impl RequestInput {
             let (h, p, s) = signed_token(t.signer, &[0; 64], &[], claims, &t.claims, None);
             let token = format!("{h}.{p}.{s}");
             if t.bearer {
-                headers.push((Key::Other(cased("authorization", t.casing)), J::Str(format!("Bearer {token}"))));
+                headers.push((
+                    Key::Other(cased("authorization", t.casing)),
+                    J::Str(format!("Bearer {token}")),
+                ));
             } else {
                 headers.push((Key::Other(cased(&header, t.casing)), J::Str(token)));
             }
@@ -620,14 +758,20 @@ impl RequestInput {
             let mut source = Vec::new();
             for (name, v) in [("address", a), ("principal", p), ("certificate_sha256", c)] {
                 if let Some(v) = v {
-                    source.push(member(name, J::Str(v.text(&["10.0.0.7:51234", "spiffe://example.org/alice"]))));
+                    source.push(member(
+                        name,
+                        J::Str(v.text(&["10.0.0.7:51234", "spiffe://example.org/alice"])),
+                    ));
                 }
             }
             members.push(member("source", J::Obj(source)));
         }
         for (which, v) in &self.fields {
             let name = ["host", "scheme", "protocol", "id"][usize::from(*which) % 4];
-            members.push(member(name, J::Str(v.text(&["db.internal", "https", "HTTP/1.1", "HTTP/2", "req-1"]))));
+            members.push(member(
+                name,
+                J::Str(v.text(&["db.internal", "https", "HTTP/1.1", "HTTP/2", "req-1"])),
+            ));
         }
         members.extend(self.extra.iter().cloned());
         (self.selector, J::Obj(members).to_text())
