@@ -97,17 +97,31 @@ impl ApprovalPolicy {
     /// answers every rule, and starts the worker thread.
     pub fn start(policy: &str, data: &str) -> Result<Self, PolicyError> {
         let data: Value = serde_json::from_str(data).map_err(|e| PolicyError::Load(format!("policy data: {e}")))?;
-        let doc = serde_json::json!({ "approvals_config": data });
-        let data = RegoValue::from_json_str(&doc.to_string()).map_err(|e| PolicyError::Load(e.to_string()))?;
+        let doc = serde_json::json!({ "approvals_config": data }).to_string();
         let modules = BTreeMap::from([("approvals.rego".to_owned(), policy.to_owned())]);
-        let (mut engine, clock) = load_modules(&modules, data, false).map_err(|e| PolicyError::Load(e.message))?;
-        // Every rule must evaluate now, not at the first request.
-        answer(&mut engine, &serde_json::json!({"action": "request", "caller": "", "request": {}}))
-            .map_err(|e| PolicyError::Load(e.to_string()))?;
+        // The engine is built on the worker thread and never leaves it.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), PolicyError>>();
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         std::thread::Builder::new()
             .name("approval-policy".into())
             .spawn(move || {
+                let loaded = RegoValue::from_json_str(&doc)
+                    .map_err(|e| PolicyError::Load(e.to_string()))
+                    .and_then(|data| load_modules(&modules, data, false).map_err(|e| PolicyError::Load(e.message)));
+                let (mut engine, clock) = match loaded {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Every rule must evaluate now, not at the first request.
+                let probe = serde_json::json!({"action": "request", "caller": "", "request": {}});
+                if let Err(e) = answer(&mut engine, &probe) {
+                    let _ = ready_tx.send(Err(PolicyError::Load(e.to_string())));
+                    return;
+                }
+                let _ = ready_tx.send(Ok(()));
                 while let Some((input, now_ns, reply)) = rx.blocking_recv() {
                     clock.set(now_ns);
                     let mut e = engine.clone();
@@ -115,6 +129,7 @@ impl ApprovalPolicy {
                 }
             })
             .map_err(|e| PolicyError::Load(format!("cannot start the policy thread: {e}")))?;
+        ready_rx.recv().map_err(|_| PolicyError::Stopped)??;
         Ok(Self { jobs })
     }
 
