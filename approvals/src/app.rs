@@ -238,7 +238,8 @@ pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Res
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let message = e.inner().to_string();
+        let full = e.inner().to_string();
+        let message = full.split(" at line ").next().unwrap_or(&full).to_owned();
         let code = if message.starts_with("unknown field") {
             "unknown_field"
         } else if message.starts_with("missing field") {
@@ -248,7 +249,9 @@ pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Res
         } else {
             "invalid_field"
         };
-        let named = backticked(&message).filter(|_| code == "unknown_field" || code == "missing_field");
+        // serde_path_to_error's path ends at the unknown member itself, but at the
+        // parent of a missing one.
+        let named = backticked(&message).filter(|_| code == "missing_field");
         let field = match (path.as_str(), named) {
             (".", Some(name)) | ("", Some(name)) => name.to_owned(),
             (p, Some(name)) => format!("{p}.{name}"),
