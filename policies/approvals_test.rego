@@ -91,6 +91,6 @@ test_defaults if {
 }
 
 test_nonsense_required_approvals_falls_back_to_one if {
-	bad := json.patch(config, [{"op": "replace", "path": "/resources/prod-db/roles/developer/required_approvals", "value": 0}])
+	bad := object.union(config, {"resources": {"prod-db": {"roles": {"developer": {"required_approvals": 0}}}}})
 	approvals.required_approvals == 1 with input as as_caller("alice@example.com", "request") with data.approvals_config as bad
 }
