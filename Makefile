@@ -9,7 +9,7 @@ CARGO ?= cargo
 JITGATE := target/cli/jitgate
 FILTER := target/jitgate_filter.wasm
 
-.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-deploy test-js bench
+.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-deploy test-js test-approvals bench
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -57,7 +57,21 @@ test-js: setup
 test-deploy: filter jitgate
 	JITGATE_BIN=$(abspath $(JITGATE)) bash deploy/validate.sh --self-test
 
-test: lint build-core-wasm test-rust test-policies test-deploy test-js
+# The approval service (approvals/): its suite on SQLite and, through a throwaway
+# cluster (approvals/tests/with-postgres.sh), on PostgreSQL when initdb/pg_ctl exist
+# (Debian's postgresql package; installed here when running as root with apt-get).
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+test-approvals:
+	@command -v initdb >/dev/null || [ -n "$(PG_BIN)" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+	  || echo "test-approvals: PostgreSQL (Debian package postgresql) is not available: SQLite only"
+	if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  bash approvals/tests/with-postgres.sh $(CARGO) test --locked -p jitgate-approvals; \
+	else \
+	  $(CARGO) test --locked -p jitgate-approvals; \
+	fi
+
+test: lint build-core-wasm test-rust test-policies test-deploy test-js test-approvals
 	@echo "make test: all passed"
 
 bench: filter

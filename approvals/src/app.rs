@@ -102,7 +102,9 @@ impl AppState {
 
     /// Re-reads the key file if it changed (after `keys rotate`).
     pub fn reload_keys_if_changed(&self) {
-        let modified = std::fs::metadata(&self.settings.key_file).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(&self.settings.key_file)
+            .and_then(|m| m.modified())
+            .ok();
         let changed = self.keys_modified.read().map(|m| *m != modified).unwrap_or(false);
         if !changed {
             return;
@@ -124,7 +126,8 @@ impl AppState {
 
     fn emit(&self, events: &[db::AuditEvent]) {
         for e in events {
-            self.metrics.inc(metrics::EVENTS, format!("event=\"{}\"", label(&e.event)));
+            self.metrics
+                .inc(metrics::EVENTS, format!("event=\"{}\"", label(&e.event)));
             let line = json!({"type": "audit", "seq": e.seq, "at": e.at, "ts": jitgate_core::timefmt::rfc3339_from_secs(u64::try_from(e.at).unwrap_or(0)), "event": e.event, "actor": e.actor, "request_id": e.request_id, "jti": e.jti, "detail": e.detail});
             println!("{line}");
         }
@@ -146,7 +149,9 @@ impl AppState {
         for r in &due {
             db::set_state(&mut tx, &r.id, "expired", now).await?;
             let detail = json!({"previous_state": r.state, "exp": r.exp});
-            events.push(db::insert_audit(&mut tx, now, "expired", "system", Some(&r.id), r.jti.as_deref(), detail).await?);
+            events.push(
+                db::insert_audit(&mut tx, now, "expired", "system", Some(&r.id), r.jti.as_deref(), detail).await?,
+            );
         }
         tx.commit().await?;
         self.emit(&events);
@@ -195,7 +200,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthenticated",
-                    format!("the `{}` header is empty or not a valid identity", settings.identity_header),
+                    format!(
+                        "the `{}` header is empty or not a valid identity",
+                        settings.identity_header
+                    ),
                 )
             })?;
         Ok(Caller(value.to_owned()))
@@ -217,7 +225,11 @@ fn backticked(message: &str) -> Option<&str> {
 /// Parses a JSON body strictly (unknown members refused) and names the member at
 /// fault. An empty body reads as `{}`.
 pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     if !body.is_empty() {
         let json = headers
             .get(CONTENT_TYPE)
@@ -233,7 +245,11 @@ pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Res
         }
     }
     if body.len() > MAX_BODY {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is over 64 KiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is over 64 KiB",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -306,7 +322,11 @@ fn name_field(value: &str, field: &str) -> Result<(), ApiError> {
 fn text_field(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(ApiError::field(format_missing(field), field, format!("`{field}` must not be empty")));
+        return Err(ApiError::field(
+            format_missing(field),
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     if trimmed.len() > max || trimmed.chars().any(|c| c.is_control() && c != '\n') {
         return Err(ApiError::field(
@@ -355,14 +375,20 @@ fn request_view(r: &RequestRow, decisions: &[DecisionRow]) -> Value {
 
 async fn load_view(state: &AppState, id: &str) -> Result<Value, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let r = db::get_request(&mut conn, id).await?.ok_or_else(|| ApiError::not_found("request"))?;
+    let r = db::get_request(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request"))?;
     let d = db::decisions(&mut conn, id).await?;
     Ok(request_view(&r, &d))
 }
 
 async fn ask(state: &AppState, action: &str, caller: &str, request: &Value) -> Result<Answers, ApiError> {
     let now_ns = state.clock.now().saturating_mul(1_000_000_000);
-    state.policy.ask(action, caller, request, now_ns).await.map_err(ApiError::internal)
+    state
+        .policy
+        .ask(action, caller, request, now_ns)
+        .await
+        .map_err(ApiError::internal)
 }
 
 // ---------------------------------------------------------------------------
@@ -385,9 +411,17 @@ async fn create_request(
         name_field(a, &format!("actions[{i}]"))?;
     }
     let reason = text_field(&body.reason, "reason", 1024)?;
-    let ticket = body.ticket.as_deref().map(|t| text_field(t, "ticket", 128)).transpose()?;
+    let ticket = body
+        .ticket
+        .as_deref()
+        .map(|t| text_field(t, "ticket", 128))
+        .transpose()?;
     if body.duration_s < 1 {
-        return Err(ApiError::field("invalid_field", "duration_s", "`duration_s` must be a positive integer"));
+        return Err(ApiError::field(
+            "invalid_field",
+            "duration_s",
+            "`duration_s` must be a positive integer",
+        ));
     }
     let now = state.clock.now();
     let mut row = RequestRow {
@@ -417,7 +451,10 @@ async fn create_request(
     if !answers.may_request {
         return Err(ApiError::forbidden(
             "request_not_allowed",
-            format!("the policy does not let `{caller}` request `{}` as `{}`", row.resource, row.role),
+            format!(
+                "the policy does not let `{caller}` request `{}` as `{}`",
+                row.resource, row.role
+            ),
         ));
     }
     let max = answers.max_duration_s.min(state.settings.max_ttl_s);
@@ -429,7 +466,11 @@ async fn create_request(
         ));
     }
     if answers.requires_ticket && row.ticket.is_none() {
-        return Err(ApiError::field("ticket_required", "ticket", "this resource and role need a `ticket`"));
+        return Err(ApiError::field(
+            "ticket_required",
+            "ticket",
+            "this resource and role need a `ticket`",
+        ));
     }
     row.required_approvals = answers.required_approvals;
     let mut tx = state.store.begin().await?;
@@ -445,7 +486,11 @@ const STATES: &[&str] = &["pending", "approved", "denied", "revoked", "expired"]
 
 fn strict_query(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match query.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::field("unknown_parameter", k.clone(), format!("unknown query parameter `{k}`"))),
+        Some(k) => Err(ApiError::field(
+            "unknown_parameter",
+            k.clone(),
+            format!("unknown query parameter `{k}`"),
+        )),
         None => Ok(()),
     }
 }
@@ -457,7 +502,13 @@ fn int_param(query: &HashMap<String, String>, name: &str, default: i64, min: i64
             .parse::<i64>()
             .ok()
             .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| ApiError::field("invalid_field", name, format!("`{name}` must be an integer in {min}..={max}"))),
+            .ok_or_else(|| {
+                ApiError::field(
+                    "invalid_field",
+                    name,
+                    format!("`{name}` must be an integer in {min}..={max}"),
+                )
+            }),
     }
 }
 
@@ -471,7 +522,11 @@ async fn list_requests(
         None => None,
         Some(s) if STATES.contains(&s.as_str()) => Some(s.as_str()),
         Some(_) => {
-            return Err(ApiError::field("invalid_field", "state", format!("`state` must be one of {}", STATES.join(", "))))
+            return Err(ApiError::field(
+                "invalid_field",
+                "state",
+                format!("`state` must be one of {}", STATES.join(", ")),
+            ))
         }
     };
     let limit = int_param(&query, "limit", 100, 1, 1000)?;
@@ -493,26 +548,46 @@ async fn get_request(
     Ok(Json(load_view(&state, &id).await?).into_response())
 }
 
-async fn decide(state: Arc<AppState>, caller: String, id: String, approve: bool, body: DecideBody) -> Result<Response, ApiError> {
-    let comment = body.comment.as_deref().map(|c| text_field(c, "comment", 1024)).transpose()?;
+async fn decide(
+    state: Arc<AppState>,
+    caller: String,
+    id: String,
+    approve: bool,
+    body: DecideBody,
+) -> Result<Response, ApiError> {
+    let comment = body
+        .comment
+        .as_deref()
+        .map(|c| text_field(c, "comment", 1024))
+        .transpose()?;
     let kind = if approve { "approve" } else { "deny" };
     let row = {
         let mut conn = state.store.pool().acquire().await?;
-        db::get_request(&mut conn, &id).await?.ok_or_else(|| ApiError::not_found("request"))?
+        db::get_request(&mut conn, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("request"))?
     };
     if row.requester == caller {
-        return Err(ApiError::forbidden("self_approval", "the requester cannot approve or deny their own request"));
+        return Err(ApiError::forbidden(
+            "self_approval",
+            "the requester cannot approve or deny their own request",
+        ));
     }
     let answers = ask(&state, kind, &caller, &policy_view(&row)).await?;
     if !answers.may_approve {
         return Err(ApiError::forbidden(
             "approver_not_allowed",
-            format!("the policy does not let `{caller}` decide on `{}` as `{}`", row.resource, row.role),
+            format!(
+                "the policy does not let `{caller}` decide on `{}` as `{}`",
+                row.resource, row.role
+            ),
         ));
     }
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let row = db::get_request(&mut tx, &id).await?.ok_or_else(|| ApiError::not_found("request"))?;
+    let row = db::get_request(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request"))?;
     let decisions = db::decisions(&mut tx, &id).await?;
     if let Some(previous) = decisions.iter().find(|d| d.approver == caller) {
         drop(tx);
@@ -565,7 +640,10 @@ async fn decide(state: Arc<AppState>, caller: String, id: String, approve: bool,
             let (kid, token) = {
                 let keys = state.keys.read().map_err(|_| ApiError::internal("key lock poisoned"))?;
                 let active = keys.active().ok_or_else(|| ApiError::internal("no active key"))?;
-                (active.kid.clone(), jitgate_core::mint::mint(&claims, &active.key, &active.kid))
+                (
+                    active.kid.clone(),
+                    jitgate_core::mint::mint(&claims, &active.key, &active.kid),
+                )
             };
             db::set_issued(&mut tx, &id, &jti, &token, now, now, exp, idx).await?;
             let detail = json!({"kid": kid, "nbf": now, "exp": exp, "approvers": approvers, "status_idx": idx});
@@ -610,14 +688,24 @@ async fn get_token(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut conn = state.store.pool().acquire().await?;
-    let r = db::get_request(&mut conn, &id).await?.ok_or_else(|| ApiError::not_found("request"))?;
+    let r = db::get_request(&mut conn, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request"))?;
     if r.requester != caller {
-        return Err(ApiError::forbidden("not_requester", "only the requester may fetch the token"));
+        return Err(ApiError::forbidden(
+            "not_requester",
+            "only the requester may fetch the token",
+        ));
     }
     match (r.state.as_str(), &r.token) {
-        ("approved", Some(token)) => Ok(Json(json!({"token": token, "jti": r.jti, "nbf": r.nbf, "exp": r.exp})).into_response()),
+        ("approved", Some(token)) => {
+            Ok(Json(json!({"token": token, "jti": r.jti, "nbf": r.nbf, "exp": r.exp})).into_response())
+        }
         ("pending", _) => Err(ApiError::conflict("not_issued", "the request is still pending")),
-        (s, _) => Err(ApiError::conflict("no_active_grant", format!("the request is `{s}`: no active grant"))),
+        (s, _) => Err(ApiError::conflict(
+            "no_active_grant",
+            format!("the request is `{s}`: no active grant"),
+        )),
     }
 }
 
@@ -632,22 +720,34 @@ async fn revoke(
     let reason = text_field(&body.reason, "reason", 1024)?;
     let row = {
         let mut conn = state.store.pool().acquire().await?;
-        db::get_request_by_jti(&mut conn, &jti).await?.ok_or_else(|| ApiError::not_found("approval"))?
+        db::get_request_by_jti(&mut conn, &jti)
+            .await?
+            .ok_or_else(|| ApiError::not_found("approval"))?
     };
     let answers = ask(&state, "revoke", &caller, &policy_view(&row)).await?;
     if !answers.may_revoke {
-        return Err(ApiError::forbidden("revoke_not_allowed", format!("the policy does not let `{caller}` revoke this grant")));
+        return Err(ApiError::forbidden(
+            "revoke_not_allowed",
+            format!("the policy does not let `{caller}` revoke this grant"),
+        ));
     }
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let row = db::get_request_by_jti(&mut tx, &jti).await?.ok_or_else(|| ApiError::not_found("approval"))?;
+    let row = db::get_request_by_jti(&mut tx, &jti)
+        .await?
+        .ok_or_else(|| ApiError::not_found("approval"))?;
     match row.state.as_str() {
         "revoked" => {
             drop(tx);
             return Ok(Json(load_view(&state, &row.id).await?).into_response());
         }
         "approved" => {}
-        other => return Err(ApiError::conflict("grant_not_active", format!("the grant is `{other}`, not active"))),
+        other => {
+            return Err(ApiError::conflict(
+                "grant_not_active",
+                format!("the grant is `{other}`, not active"),
+            ))
+        }
     }
     db::set_revoked(&mut tx, &row.id, &caller, &reason, now).await?;
     let seq = db::bump(&mut tx, "revocations").await?;
@@ -669,7 +769,10 @@ async fn audit(
     let limit = int_param(&query, "limit", 1000, 1, 10_000)?;
     let answers = ask(&state, "audit", &caller, &json!({})).await?;
     if !answers.may_audit {
-        return Err(ApiError::forbidden("audit_not_allowed", format!("the policy does not let `{caller}` read the audit trail")));
+        return Err(ApiError::forbidden(
+            "audit_not_allowed",
+            format!("the policy does not let `{caller}` read the audit trail"),
+        ));
     }
     let mut conn = state.store.pool().acquire().await?;
     let events = db::audit_since(&mut conn, since, limit).await?;
@@ -688,12 +791,17 @@ fn feed_response(state: &AppState, name: &str, doc: &FeedDoc, max_age: i64, head
         .is_some_and(|v| feed::if_none_match(v, &doc.etag));
     let doc_label = name.split('/').next().unwrap_or(name);
     let mut response = if not_modified {
-        state.metrics.inc(metrics::FEED_RESPONSES, format!("doc=\"{doc_label}\",status=\"304\""));
+        state
+            .metrics
+            .inc(metrics::FEED_RESPONSES, format!("doc=\"{doc_label}\",status=\"304\""));
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        state.metrics.inc(metrics::FEED_RESPONSES, format!("doc=\"{doc_label}\",status=\"200\""));
+        state
+            .metrics
+            .inc(metrics::FEED_RESPONSES, format!("doc=\"{doc_label}\",status=\"200\""));
         let mut r = doc.body.clone().into_response();
-        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(doc.content_type));
         r
     };
     let h = response.headers_mut();
@@ -708,7 +816,13 @@ fn feed_response(state: &AppState, name: &str, doc: &FeedDoc, max_age: i64, head
 
 /// Builds (or reuses) document `name`: `content` gives the fingerprint and the
 /// payload or body; `sign` turns it into the served bytes at `now`.
-async fn cached_doc<F, Fut>(state: &AppState, name: &str, content_type: &'static str, signed: bool, build: F) -> Result<FeedDoc, ApiError>
+async fn cached_doc<F, Fut>(
+    state: &AppState,
+    name: &str,
+    content_type: &'static str,
+    signed: bool,
+    build: F,
+) -> Result<FeedDoc, ApiError>
 where
     F: FnOnce(i64) -> Fut,
     Fut: std::future::Future<Output = Result<(String, Value), ApiError>>,
@@ -746,7 +860,10 @@ where
     } else {
         (payload.to_string(), 0)
     };
-    state.metrics.inc(metrics::FEED_SIGNED, format!("doc=\"{}\"", name.split('/').next().unwrap_or(name)));
+    state.metrics.inc(
+        metrics::FEED_SIGNED,
+        format!("doc=\"{}\"", name.split('/').next().unwrap_or(name)),
+    );
     let doc = FeedDoc {
         etag: feed::etag(&body),
         body,
@@ -773,7 +890,13 @@ async fn jwks(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<
         }
     })
     .await?;
-    Ok(feed_response(&state, "jwks", &doc, state.settings.jwks_max_age_s, &headers))
+    Ok(feed_response(
+        &state,
+        "jwks",
+        &doc,
+        state.settings.jwks_max_age_s,
+        &headers,
+    ))
 }
 
 async fn jwks_signed(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -785,20 +908,38 @@ async fn jwks_signed(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         }
     })
     .await?;
-    Ok(feed_response(&state, "jwks.jwt", &doc, state.settings.jwks_max_age_s, &headers))
+    Ok(feed_response(
+        &state,
+        "jwks.jwt",
+        &doc,
+        state.settings.jwks_max_age_s,
+        &headers,
+    ))
 }
 
 async fn revocations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let doc = cached_doc(&state, "revocations", "application/jit-revocations+jwt", true, |now| async move {
-        let mut conn = store.pool().acquire().await?;
-        let seq = db::counter(&mut conn, "revocations").await?;
-        let revoked = db::revoked_jtis(&mut conn, now).await?;
-        let fingerprint = format!("{seq}:{}", feed::etag(&revoked.join(",")));
-        Ok((fingerprint, json!({"seq": seq, "revoked": revoked})))
-    })
+    let doc = cached_doc(
+        &state,
+        "revocations",
+        "application/jit-revocations+jwt",
+        true,
+        |now| async move {
+            let mut conn = store.pool().acquire().await?;
+            let seq = db::counter(&mut conn, "revocations").await?;
+            let revoked = db::revoked_jtis(&mut conn, now).await?;
+            let fingerprint = format!("{seq}:{}", feed::etag(&revoked.join(",")));
+            Ok((fingerprint, json!({"seq": seq, "revoked": revoked})))
+        },
+    )
     .await?;
-    Ok(feed_response(&state, "revocations", &doc, state.settings.feed_max_age_s, &headers))
+    Ok(feed_response(
+        &state,
+        "revocations",
+        &doc,
+        state.settings.feed_max_age_s,
+        &headers,
+    ))
 }
 
 async fn status_list(
@@ -806,7 +947,11 @@ async fn status_list(
     Path(n): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let n: i64 = n.parse().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::not_found("status list"))?;
+    let n: i64 = n
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| ApiError::not_found("status list"))?;
     {
         let mut conn = state.store.pool().acquire().await?;
         let last = db::counter(&mut conn, "status_idx").await?.max(0);
@@ -825,10 +970,19 @@ async fn status_list(
         revoked.sort_unstable();
         let fingerprint = format!("{revoked:?}");
         let lst = feed::status_list_lst(n, &revoked);
-        Ok((fingerprint, json!({"sub": uri, "ttl": ttl, "status_list": {"bits": 1, "lst": lst}})))
+        Ok((
+            fingerprint,
+            json!({"sub": uri, "ttl": ttl, "status_list": {"bits": 1, "lst": lst}}),
+        ))
     })
     .await?;
-    Ok(feed_response(&state, &name, &doc, state.settings.feed_max_age_s, &headers))
+    Ok(feed_response(
+        &state,
+        &name,
+        &doc,
+        state.settings.feed_max_age_s,
+        &headers,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -842,14 +996,21 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.store.ready().await {
         Json(json!({"status": "ready"})).into_response()
     } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database does not answer").into_response()
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        )
+        .into_response()
     }
 }
 
 async fn metrics_page(State(state): State<Arc<AppState>>) -> Response {
     let mut r = state.metrics.render().into_response();
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     r
 }
 
@@ -869,7 +1030,9 @@ async fn count_and_mark(
         format!("status=\"{}\",code=\"{}\"", response.status().as_u16(), label(code)),
     );
     if state.settings.dev {
-        response.headers_mut().insert(DEV_HEADER, HeaderValue::from_static(DEV_WARNING));
+        response
+            .headers_mut()
+            .insert(DEV_HEADER, HeaderValue::from_static(DEV_WARNING));
     }
     response
 }

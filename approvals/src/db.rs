@@ -181,7 +181,11 @@ impl Store {
             Backend::Postgres
         } else {
             return Err(sqlx::Error::Configuration(
-                format!("unsupported database URL `{}`: use sqlite:// or postgres://", redact(url)).into(),
+                format!(
+                    "unsupported database URL `{}`: use sqlite:// or postgres://",
+                    redact(url)
+                )
+                .into(),
             ));
         };
         let options = AnyConnectOptions::from_str(url)?;
@@ -466,22 +470,22 @@ pub async fn due_for_expiry(
 
 /// The `jti`s revoked and not yet expired at `now`, sorted.
 pub async fn revoked_jtis(conn: &mut AnyConnection, now: i64) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT jti FROM requests WHERE state = 'revoked' AND exp > $1 AND jti IS NOT NULL ORDER BY jti")
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT jti FROM requests WHERE state = 'revoked' AND exp > $1 AND jti IS NOT NULL ORDER BY jti")
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
 
 /// The status-list indexes in `[from, to)` of revoked grants.
 pub async fn revoked_indexes(conn: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<i64>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT status_idx FROM requests WHERE state = 'revoked' AND status_idx >= $1 AND status_idx < $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT status_idx FROM requests WHERE state = 'revoked' AND status_idx >= $1 AND status_idx < $2")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
 
@@ -496,16 +500,18 @@ pub async fn insert_audit(
     detail: Value,
 ) -> Result<AuditEvent, sqlx::Error> {
     let seq = bump(conn, "events").await?;
-    sqlx::query("INSERT INTO audit (seq, at, event, actor, request_id, jti, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(seq)
-        .bind(at)
-        .bind(event)
-        .bind(actor)
-        .bind(request_id.map(str::to_owned))
-        .bind(jti.map(str::to_owned))
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit (seq, at, event, actor, request_id, jti, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(event)
+    .bind(actor)
+    .bind(request_id.map(str::to_owned))
+    .bind(jti.map(str::to_owned))
+    .bind(detail.to_string())
+    .execute(&mut *conn)
+    .await?;
     Ok(AuditEvent {
         seq,
         at,
@@ -549,7 +555,10 @@ mod tests {
     #[test]
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(format!("{:?}", DbUrl("postgres://u:pw@h/d".into())), "postgres://u:***@h/d");
+        assert_eq!(
+            format!("{:?}", DbUrl("postgres://u:pw@h/d".into())),
+            "postgres://u:***@h/d"
+        );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -92,7 +92,10 @@ pub fn etag(body: &str) -> String {
 /// Whether an `If-None-Match` header value matches `etag` (`*`, lists, weak forms).
 pub fn if_none_match(header: &str, etag: &str) -> bool {
     let bare = etag.trim_start_matches("W/");
-    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }
 
 /// A compact JWS of `payload` with header `{alg, typ, kid}`.

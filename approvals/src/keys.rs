@@ -108,8 +108,7 @@ pub struct KeySet {
 pub fn generate() -> Result<(String, SigningKey), KeyFileError> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| KeyFileError::Random(e.to_string()))?;
-    let key =
-        SigningKey::from_secret(Algorithm::EdDsa, &seed).map_err(|e| KeyFileError::Random(e.to_string()))?;
+    let key = SigningKey::from_secret(Algorithm::EdDsa, &seed).map_err(|e| KeyFileError::Random(e.to_string()))?;
     let public = key.public_jwk("");
     let x = public.get("x").and_then(Value::as_str).unwrap_or_default();
     let digest = Sha256::digest(x.as_bytes());
@@ -278,7 +277,13 @@ impl KeySet {
     /// least `min_announce_s`, unless `force`), the active key retires, and a new next
     /// key is made. Keys retired more than `retain_s` ago are dropped. Returns the new
     /// active `kid`.
-    pub fn rotate(&mut self, now: i64, min_announce_s: i64, retain_s: i64, force: bool) -> Result<String, KeyFileError> {
+    pub fn rotate(
+        &mut self,
+        now: i64,
+        min_announce_s: i64,
+        retain_s: i64,
+        force: bool,
+    ) -> Result<String, KeyFileError> {
         let next_index = match self.keys.iter().position(|k| k.state == KeyState::Next) {
             Some(i) => i,
             None => {
@@ -349,14 +354,22 @@ mod tests {
         let first = set.active().unwrap().kid.clone();
         assert_eq!(set.public_jwks(1000, 100)["keys"].as_array().unwrap().len(), 2);
         let mut set = KeySet::load(&path).unwrap();
-        assert!(matches!(set.rotate(1010, 300, 100, false), Err(KeyFileError::TooSoon { .. })));
+        assert!(matches!(
+            set.rotate(1010, 300, 100, false),
+            Err(KeyFileError::TooSoon { .. })
+        ));
         let second = set.rotate(2000, 300, 100, false).unwrap();
         assert_ne!(first, second);
         set.write(&path).unwrap();
         let set = KeySet::load(&path).unwrap();
         assert_eq!(set.active().unwrap().kid, second);
         let kids = |jwks: Value| -> Vec<String> {
-            jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
         };
         assert!(kids(set.public_jwks(2050, 100)).contains(&first));
         assert!(!kids(set.public_jwks(2100, 100)).contains(&first));

@@ -9,7 +9,11 @@ use jitgate_approvals::settings::IpNet;
 use jitgate_approvals::{Clock, Settings};
 
 #[derive(Parser)]
-#[command(name = "jitgate-approvals", version, about = "The jitgate approval service: request, approve and revoke JIT access; issues the tokens and publishes the trust feed the gates enforce")]
+#[command(
+    name = "jitgate-approvals",
+    version,
+    about = "The jitgate approval service: request, approve and revoke JIT access; issues the tokens and publishes the trust feed the gates enforce"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the service.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Manages the signing keys.
     Keys {
         #[command(subcommand)]
@@ -57,7 +61,12 @@ struct Serve {
     #[arg(long, default_value = "127.0.0.1:8085")]
     listen: std::net::SocketAddr,
     /// Database URL: sqlite://FILE?mode=rwc (default) or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(long, env = "JITGATE_APPROVALS_DATABASE_URL", default_value = "sqlite://approvals.db?mode=rwc", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "JITGATE_APPROVALS_DATABASE_URL",
+        default_value = "sqlite://approvals.db?mode=rwc",
+        hide_env_values = true
+    )]
     database_url: String,
     /// The token issuer (`iss`); defaults to --public-url.
     #[arg(long)]
@@ -157,7 +166,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-            Ok(rt) => rt.block_on(serve(args)),
+            Ok(rt) => rt.block_on(serve(*args)),
             Err(e) => Err(format!("cannot start the runtime: {e}")),
         },
         Command::Keys { command } => keys(command),

@@ -149,17 +149,27 @@ mod tests {
     #[tokio::test]
     async fn default_policy_answers() {
         let policy = ApprovalPolicy::start(DEFAULT_POLICY, DEFAULT_DATA).unwrap();
-        let request = serde_json::json!({"requester": "alice@example.com", "resource": "test-database", "role": "admin"});
+        let request =
+            serde_json::json!({"requester": "alice@example.com", "resource": "test-database", "role": "admin"});
         let a = policy.ask("request", "alice@example.com", &request, 0).await.unwrap();
         assert!(a.may_request && !a.may_approve && a.may_revoke && !a.may_audit);
-        assert_eq!((a.required_approvals, a.max_duration_s, a.requires_ticket), (2, 1800, true));
+        assert_eq!(
+            (a.required_approvals, a.max_duration_s, a.requires_ticket),
+            (2, 1800, true)
+        );
         let b = policy.ask("approve", "bob@example.com", &request, 0).await.unwrap();
         assert!(b.may_approve && b.may_audit && !b.may_request);
     }
 
     #[test]
     fn bad_policy_is_a_load_error() {
-        assert!(matches!(ApprovalPolicy::start("package x\nallow if {", "{}"), Err(PolicyError::Load(_))));
-        assert!(matches!(ApprovalPolicy::start(DEFAULT_POLICY, "[1"), Err(PolicyError::Load(_))));
+        assert!(matches!(
+            ApprovalPolicy::start("package x\nallow if {", "{}"),
+            Err(PolicyError::Load(_))
+        ));
+        assert!(matches!(
+            ApprovalPolicy::start(DEFAULT_POLICY, "[1"),
+            Err(PolicyError::Load(_))
+        ));
     }
 }

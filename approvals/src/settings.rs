@@ -22,7 +22,9 @@ impl std::str::FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
@@ -149,6 +151,9 @@ mod tests {
         let one: IpNet = "::1".parse().unwrap();
         assert!(one.contains("::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
-        assert!("0.0.0.0/0".parse::<IpNet>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!("0.0.0.0/0"
+            .parse::<IpNet>()
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 }

@@ -1,4 +1,5 @@
 //! The HTTP API over a real socket, on SQLite and (when configured) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 
@@ -28,7 +29,9 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
     for backend in backends() {
         let (_place, svc) = fresh(backend).await;
         let id = svc.request(ALICE, "developer", 600).await;
-        let r = svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "ok"})).await;
+        let r = svc
+            .post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "ok"}))
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         let view = r.json();
         assert_eq!(view["state"], "approved");
@@ -45,7 +48,10 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         assert_eq!(claims["jit"]["approvers"], json!([BOB]));
         assert_eq!(claims["jit"]["reason"], "incident 42");
         assert_eq!(claims["exp"].as_i64().unwrap() - claims["nbf"].as_i64().unwrap(), 600);
-        assert_eq!(claims["status"]["status_list"]["uri"], "https://approvals.test/v1/status-lists/0");
+        assert_eq!(
+            claims["status"]["status_list"]["uri"],
+            "https://approvals.test/v1/status-lists/0"
+        );
 
         let jwks = svc.get("/.well-known/jwks.json", None).await.json();
         let t_now = svc.running.state.clock.now() + 1;
@@ -56,11 +62,19 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         svc.post(&format!("/v1/approvals/{jti}/revoke"), MALLORY, json!({"reason": "x"}))
             .await
             .refused(403, "revoke_not_allowed", None);
-        let r = svc.post(&format!("/v1/approvals/{jti}/revoke"), BOB, json!({"reason": "incident closed"})).await;
+        let r = svc
+            .post(
+                &format!("/v1/approvals/{jti}/revoke"),
+                BOB,
+                json!({"reason": "incident closed"}),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["state"], "revoked");
         // Idempotent.
-        let again = svc.post(&format!("/v1/approvals/{jti}/revoke"), BOB, json!({"reason": "again"})).await;
+        let again = svc
+            .post(&format!("/v1/approvals/{jti}/revoke"), BOB, json!({"reason": "again"}))
+            .await;
         assert_eq!(again.status, 200);
         assert_eq!(again.json()["revoke_reason"], "incident closed");
 
@@ -72,7 +86,12 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         assert_eq!(p["iss"], "https://approvals.test");
         assert_eq!(p["seq"], 1);
         assert_eq!(p["revoked"], json!([jti]));
-        let revoked: Vec<String> = p["revoked"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        let revoked: Vec<String> = p["revoked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
         let d = decide(&gate(&jwks, &revoked), &token, t_now);
         assert!(!d.allow);
         assert_eq!(d.reason.code(), "token_revoked");
@@ -89,10 +108,14 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         let idx = claims["status"]["status_list"]["idx"].as_u64().unwrap() as usize;
         assert_eq!(bytes[idx / 8] >> (idx % 8) & 1, 1);
         assert_eq!(bytes.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
-        svc.get("/v1/status-lists/1", None).await.refused(404, "not_found", None);
+        svc.get("/v1/status-lists/1", None)
+            .await
+            .refused(404, "not_found", None);
 
         // The token endpoint no longer hands it out.
-        svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.refused(409, "no_active_grant", None);
+        svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE))
+            .await
+            .refused(409, "no_active_grant", None);
         svc.stop().await;
     }
 }
@@ -113,18 +136,46 @@ async fn every_refusal_has_a_code_and_names_the_field() {
             b
         };
         // Identity.
-        svc.call(Method::POST, "/v1/requests", None, Some(base.clone()), &[]).await.refused(401, "unauthenticated", None);
+        svc.call(Method::POST, "/v1/requests", None, Some(base.clone()), &[])
+            .await
+            .refused(401, "unauthenticated", None);
         // Bad input: 400 naming the field.
-        svc.post("/v1/requests", ALICE, without("reason")).await.refused(400, "missing_field", Some("reason"));
-        svc.post("/v1/requests", ALICE, with("reason", json!("   "))).await.refused(400, "reason_required", Some("reason"));
-        svc.post("/v1/requests", ALICE, with("duration_s", json!("ten"))).await.refused(400, "invalid_field", Some("duration_s"));
-        svc.post("/v1/requests", ALICE, with("duration_s", json!(1.5))).await.refused(400, "invalid_field", Some("duration_s"));
-        svc.post("/v1/requests", ALICE, with("duration_s", json!(0))).await.refused(400, "invalid_field", Some("duration_s"));
-        svc.post("/v1/requests", ALICE, with("extra", json!(1))).await.refused(400, "unknown_field", Some("extra"));
-        svc.post("/v1/requests", ALICE, with("resource", json!("a b"))).await.refused(400, "invalid_field", Some("resource"));
-        svc.post("/v1/requests", ALICE, with("actions", json!(["ok", ""]))).await.refused(400, "invalid_field", Some("actions[1]"));
-        svc.post("/v1/requests", ALICE, with("actions", json!("read"))).await.refused(400, "invalid_field", Some("actions"));
-        let r = svc.call(Method::POST, "/v1/requests", Some(ALICE), None, &[("content-type", "application/json")]).await;
+        svc.post("/v1/requests", ALICE, without("reason"))
+            .await
+            .refused(400, "missing_field", Some("reason"));
+        svc.post("/v1/requests", ALICE, with("reason", json!("   ")))
+            .await
+            .refused(400, "reason_required", Some("reason"));
+        svc.post("/v1/requests", ALICE, with("duration_s", json!("ten")))
+            .await
+            .refused(400, "invalid_field", Some("duration_s"));
+        svc.post("/v1/requests", ALICE, with("duration_s", json!(1.5)))
+            .await
+            .refused(400, "invalid_field", Some("duration_s"));
+        svc.post("/v1/requests", ALICE, with("duration_s", json!(0)))
+            .await
+            .refused(400, "invalid_field", Some("duration_s"));
+        svc.post("/v1/requests", ALICE, with("extra", json!(1)))
+            .await
+            .refused(400, "unknown_field", Some("extra"));
+        svc.post("/v1/requests", ALICE, with("resource", json!("a b")))
+            .await
+            .refused(400, "invalid_field", Some("resource"));
+        svc.post("/v1/requests", ALICE, with("actions", json!(["ok", ""])))
+            .await
+            .refused(400, "invalid_field", Some("actions[1]"));
+        svc.post("/v1/requests", ALICE, with("actions", json!("read")))
+            .await
+            .refused(400, "invalid_field", Some("actions"));
+        let r = svc
+            .call(
+                Method::POST,
+                "/v1/requests",
+                Some(ALICE),
+                None,
+                &[("content-type", "application/json")],
+            )
+            .await;
         r.refused(400, "missing_field", Some("resource"));
         let r = svc
             .client
@@ -132,7 +183,9 @@ async fn every_refusal_has_a_code_and_names_the_field() {
                 hyper::Request::post(format!("{}/v1/requests", svc.base))
                     .header("x-authenticated-user", ALICE)
                     .header("content-type", "application/json")
-                    .body(http_body_util::Full::new(hyper::body::Bytes::from_static(b"{\"resource\": ")))
+                    .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
+                        b"{\"resource\": ",
+                    )))
                     .unwrap(),
             )
             .await
@@ -151,39 +204,90 @@ async fn every_refusal_has_a_code_and_names_the_field() {
             .unwrap();
         assert_eq!(r.status(), 415);
         // Policy: duration, ticket, who may request.
-        svc.post("/v1/requests", ALICE, with("duration_s", json!(3601))).await.refused(400, "duration_too_long", Some("duration_s"));
-        svc.post("/v1/requests", ALICE, with("role", json!("admin"))).await.refused(400, "ticket_required", Some("ticket"));
-        svc.post("/v1/requests", CAROL, base.clone()).await.refused(403, "request_not_allowed", None);
-        svc.post("/v1/requests", ALICE, with("resource", json!("other-db"))).await.refused(403, "request_not_allowed", None);
+        svc.post("/v1/requests", ALICE, with("duration_s", json!(3601)))
+            .await
+            .refused(400, "duration_too_long", Some("duration_s"));
+        svc.post("/v1/requests", ALICE, with("role", json!("admin")))
+            .await
+            .refused(400, "ticket_required", Some("ticket"));
+        svc.post("/v1/requests", CAROL, base.clone())
+            .await
+            .refused(403, "request_not_allowed", None);
+        svc.post("/v1/requests", ALICE, with("resource", json!("other-db")))
+            .await
+            .refused(403, "request_not_allowed", None);
 
         // Approvals.
         let id = svc.request(ALICE, "developer", 600).await;
-        svc.post(&format!("/v1/requests/{id}/approve"), ALICE, json!({})).await.refused(403, "self_approval", None);
-        svc.post(&format!("/v1/requests/{id}/approve"), MALLORY, json!({})).await.refused(403, "approver_not_allowed", None);
-        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"nope": 1})).await.refused(400, "unknown_field", Some("nope"));
-        svc.post("/v1/requests/req_nope/approve", BOB, json!({})).await.refused(404, "not_found", None);
-        svc.get("/v1/requests/req_nope", Some(BOB)).await.refused(404, "not_found", None);
-        svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.refused(409, "not_issued", None);
-        svc.get(&format!("/v1/requests/{id}/token"), Some(BOB)).await.refused(403, "not_requester", None);
-        svc.post("/v1/approvals/jit_nope/revoke", BOB, json!({"reason": "x"})).await.refused(404, "not_found", None);
+        svc.post(&format!("/v1/requests/{id}/approve"), ALICE, json!({}))
+            .await
+            .refused(403, "self_approval", None);
+        svc.post(&format!("/v1/requests/{id}/approve"), MALLORY, json!({}))
+            .await
+            .refused(403, "approver_not_allowed", None);
+        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"nope": 1}))
+            .await
+            .refused(400, "unknown_field", Some("nope"));
+        svc.post("/v1/requests/req_nope/approve", BOB, json!({}))
+            .await
+            .refused(404, "not_found", None);
+        svc.get("/v1/requests/req_nope", Some(BOB))
+            .await
+            .refused(404, "not_found", None);
+        svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE))
+            .await
+            .refused(409, "not_issued", None);
+        svc.get(&format!("/v1/requests/{id}/token"), Some(BOB))
+            .await
+            .refused(403, "not_requester", None);
+        svc.post("/v1/approvals/jit_nope/revoke", BOB, json!({"reason": "x"}))
+            .await
+            .refused(404, "not_found", None);
         // Deny, then approval is a conflict; the same deny again is idempotent.
-        let r = svc.post(&format!("/v1/requests/{id}/deny"), BOB, json!({"comment": "no"})).await;
+        let r = svc
+            .post(&format!("/v1/requests/{id}/deny"), BOB, json!({"comment": "no"}))
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["state"], "denied");
-        assert_eq!(svc.post(&format!("/v1/requests/{id}/deny"), BOB, json!({})).await.status, 200);
-        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await.refused(409, "already_decided", None);
-        svc.post(&format!("/v1/requests/{id}/approve"), CAROL, json!({})).await.refused(409, "request_not_pending", None);
+        assert_eq!(
+            svc.post(&format!("/v1/requests/{id}/deny"), BOB, json!({}))
+                .await
+                .status,
+            200
+        );
+        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({}))
+            .await
+            .refused(409, "already_decided", None);
+        svc.post(&format!("/v1/requests/{id}/approve"), CAROL, json!({}))
+            .await
+            .refused(409, "request_not_pending", None);
         // Revocation needs a reason.
         let id2 = svc.request(ALICE, "developer", 600).await;
         svc.post(&format!("/v1/requests/{id2}/approve"), BOB, json!({})).await;
-        let jti = svc.get(&format!("/v1/requests/{id2}"), Some(ALICE)).await.json()["jti"].as_str().unwrap().to_owned();
-        svc.post(&format!("/v1/approvals/{jti}/revoke"), ALICE, json!({})).await.refused(400, "missing_field", Some("reason"));
+        let jti = svc.get(&format!("/v1/requests/{id2}"), Some(ALICE)).await.json()["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        svc.post(&format!("/v1/approvals/{jti}/revoke"), ALICE, json!({}))
+            .await
+            .refused(400, "missing_field", Some("reason"));
         // The requester may end their own grant early.
-        assert_eq!(svc.post(&format!("/v1/approvals/{jti}/revoke"), ALICE, json!({"reason": "done"})).await.status, 200);
+        assert_eq!(
+            svc.post(&format!("/v1/approvals/{jti}/revoke"), ALICE, json!({"reason": "done"}))
+                .await
+                .status,
+            200
+        );
         // Listing.
-        svc.get("/v1/requests?state=bogus", Some(BOB)).await.refused(400, "invalid_field", Some("state"));
-        svc.get("/v1/requests?colour=red", Some(BOB)).await.refused(400, "unknown_parameter", Some("colour"));
-        svc.get("/v1/requests?limit=0", Some(BOB)).await.refused(400, "invalid_field", Some("limit"));
+        svc.get("/v1/requests?state=bogus", Some(BOB))
+            .await
+            .refused(400, "invalid_field", Some("state"));
+        svc.get("/v1/requests?colour=red", Some(BOB))
+            .await
+            .refused(400, "unknown_parameter", Some("colour"));
+        svc.get("/v1/requests?limit=0", Some(BOB))
+            .await
+            .refused(400, "invalid_field", Some("limit"));
         let denied = svc.get("/v1/requests?state=denied", Some(BOB)).await.json();
         assert_eq!(denied["requests"].as_array().unwrap().len(), 1);
         assert_eq!(denied["requests"][0]["id"], id.as_str());
@@ -202,16 +306,27 @@ async fn k_of_n_needs_distinct_approvers() {
         let id = svc.request(ALICE, "admin", 900).await;
         let r = svc.get(&format!("/v1/requests/{id}"), Some(ALICE)).await.json();
         assert_eq!(r["required_approvals"], 2);
-        let r = svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await.json();
+        let r = svc
+            .post(&format!("/v1/requests/{id}/approve"), BOB, json!({}))
+            .await
+            .json();
         assert_eq!(r["state"], "pending");
         // The same approver twice still counts once.
-        let r = svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "again"})).await;
+        let r = svc
+            .post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "again"}))
+            .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.json()["state"], "pending");
         assert_eq!(r.json()["approvals"].as_array().unwrap().len(), 1);
-        let r = svc.post(&format!("/v1/requests/{id}/approve"), CAROL, json!({})).await.json();
+        let r = svc
+            .post(&format!("/v1/requests/{id}/approve"), CAROL, json!({}))
+            .await
+            .json();
         assert_eq!(r["state"], "approved");
-        let token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"].as_str().unwrap().to_owned();
+        let token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let (_, claims) = jws_parts(&token);
         assert_eq!(claims["jit"]["approvers"], json!([BOB, CAROL]));
         assert_eq!(claims["jit"]["ticket"], "OPS-7");
@@ -231,7 +346,9 @@ async fn concurrent_approvals_issue_exactly_one_token() {
             for approver in [BOB, CAROL, BOB, CAROL] {
                 let svc = std::sync::Arc::clone(&svc);
                 let path = format!("/v1/requests/{id}/approve");
-                tasks.push(tokio::spawn(async move { svc.post(&path, approver, json!({})).await.status.as_u16() }));
+                tasks.push(tokio::spawn(async move {
+                    svc.post(&path, approver, json!({})).await.status.as_u16()
+                }));
             }
             let mut statuses = Vec::new();
             for t in tasks {
@@ -269,12 +386,19 @@ async fn restart_with_the_same_database_loses_nothing() {
         svc.stop().await;
 
         let svc = start(settings(&place), clock.clone()).await;
-        assert_eq!(svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"], token);
-        assert_eq!(svc.get(&format!("/v1/requests/{pending}"), Some(ALICE)).await.json()["state"], "pending");
+        assert_eq!(
+            svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"],
+            token
+        );
+        assert_eq!(
+            svc.get(&format!("/v1/requests/{pending}"), Some(ALICE)).await.json()["state"],
+            "pending"
+        );
         assert_eq!(svc.get("/.well-known/jwks.json", None).await.json(), jwks);
         assert_eq!(svc.get("/v1/audit", Some(SAM)).await.json(), audit);
         // The sequence goes on where it stopped.
-        svc.post(&format!("/v1/requests/{pending}/approve"), CAROL, json!({})).await;
+        svc.post(&format!("/v1/requests/{pending}/approve"), CAROL, json!({}))
+            .await;
         let events = svc.get("/v1/audit?since=4", Some(SAM)).await.json();
         assert_eq!(events["events"][0]["seq"], 5);
         svc.stop().await;
@@ -286,9 +410,18 @@ async fn audit_trail_in_order_with_since_and_only_for_approvers_and_admins() {
     for backend in backends() {
         let (_place, svc) = fresh(backend).await;
         let id = svc.request(ALICE, "developer", 60).await;
-        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "fine"})).await;
-        let jti = svc.get(&format!("/v1/requests/{id}"), Some(ALICE)).await.json()["jti"].as_str().unwrap().to_owned();
-        svc.post(&format!("/v1/approvals/{jti}/revoke"), SAM, json!({"reason": "left the team"})).await;
+        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({"comment": "fine"}))
+            .await;
+        let jti = svc.get(&format!("/v1/requests/{id}"), Some(ALICE)).await.json()["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        svc.post(
+            &format!("/v1/approvals/{jti}/revoke"),
+            SAM,
+            json!({"reason": "left the team"}),
+        )
+        .await;
         let denied = svc.request(ALICE, "developer", 60).await;
         svc.post(&format!("/v1/requests/{denied}/deny"), CAROL, json!({})).await;
         // Expiry: a grant past its exp, swept.
@@ -296,17 +429,49 @@ async fn audit_trail_in_order_with_since_and_only_for_approvers_and_admins() {
         svc.post(&format!("/v1/requests/{short}/approve"), BOB, json!({})).await;
         svc.running.state.clock.advance(61);
         assert_eq!(svc.running.state.sweep().await.unwrap(), 1);
-        assert_eq!(svc.get(&format!("/v1/requests/{short}"), Some(ALICE)).await.json()["state"], "expired");
-        svc.get(&format!("/v1/requests/{short}/token"), Some(ALICE)).await.refused(409, "no_active_grant", None);
-        assert_eq!(svc.get("/v1/requests?state=expired", Some(BOB)).await.json()["requests"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            svc.get(&format!("/v1/requests/{short}"), Some(ALICE)).await.json()["state"],
+            "expired"
+        );
+        svc.get(&format!("/v1/requests/{short}/token"), Some(ALICE))
+            .await
+            .refused(409, "no_active_grant", None);
+        assert_eq!(
+            svc.get("/v1/requests?state=expired", Some(BOB)).await.json()["requests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
 
         let audit = svc.get("/v1/audit", Some(BOB)).await.json();
-        let kinds: Vec<&str> = audit["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
         assert_eq!(
             kinds,
-            ["requested", "approved", "issued", "revoked", "requested", "denied", "requested", "approved", "issued", "expired"]
+            [
+                "requested",
+                "approved",
+                "issued",
+                "revoked",
+                "requested",
+                "denied",
+                "requested",
+                "approved",
+                "issued",
+                "expired"
+            ]
         );
-        let seqs: Vec<i64> = audit["events"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        let seqs: Vec<i64> = audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
         assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
         assert_eq!(audit["events"][3]["actor"], SAM);
         assert_eq!(audit["events"][3]["detail"]["reason"], "left the team");
@@ -315,8 +480,12 @@ async fn audit_trail_in_order_with_since_and_only_for_approvers_and_admins() {
         assert_eq!(later["events"].as_array().unwrap().len(), 1);
         assert_eq!(later["events"][0]["event"], "issued");
         assert_eq!(later["next"], 9);
-        svc.get("/v1/audit", Some(ALICE)).await.refused(403, "audit_not_allowed", None);
-        svc.get("/v1/audit?since=-1", Some(SAM)).await.refused(400, "invalid_field", Some("since"));
+        svc.get("/v1/audit", Some(ALICE))
+            .await
+            .refused(403, "audit_not_allowed", None);
+        svc.get("/v1/audit?since=-1", Some(SAM))
+            .await
+            .refused(400, "invalid_field", Some("since"));
         svc.stop().await;
     }
 }
@@ -334,7 +503,13 @@ async fn feed_documents_have_etags_and_answer_304() {
             let r = svc.get(path, None).await;
             assert_eq!(r.status, 200, "{path}");
             let etag = r.headers["etag"].to_str().unwrap().to_owned();
-            assert!(r.headers["cache-control"].to_str().unwrap().starts_with("public, max-age="), "{path}");
+            assert!(
+                r.headers["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("public, max-age="),
+                "{path}"
+            );
             if let Some(typ) = typ {
                 let (h, p) = jws_parts(&r.text());
                 assert_eq!(h["typ"], typ, "{path}");
@@ -343,13 +518,17 @@ async fn feed_documents_have_etags_and_answer_304() {
             } else {
                 assert_eq!(r.json()["keys"].as_array().unwrap().len(), 2);
             }
-            let again = svc.call(Method::GET, path, None, None, &[("if-none-match", &etag)]).await;
+            let again = svc
+                .call(Method::GET, path, None, None, &[("if-none-match", &etag)])
+                .await;
             assert_eq!(again.status, 304, "{path}");
             assert!(again.body.is_empty());
             assert_eq!(again.headers["etag"], etag.as_str());
             // Time passing (a rebuild) with unchanged content keeps the ETag.
             svc.running.state.clock.advance(2);
-            let later = svc.call(Method::GET, path, None, None, &[("if-none-match", &etag)]).await;
+            let later = svc
+                .call(Method::GET, path, None, None, &[("if-none-match", &etag)])
+                .await;
             assert_eq!(later.status, 304, "{path}");
         }
         // The signed key set verifies with the published key.
@@ -358,19 +537,34 @@ async fn feed_documents_have_etags_and_answer_304() {
         let (h, p) = jws_parts(&signed);
         assert_eq!(p["keys"], jwks["keys"]);
         let kid = h["kid"].as_str().unwrap();
-        let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap();
+        let key = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap();
         let key = jitgate_core::jwks::parse_jwk(key, "k").unwrap();
         let (input, sig) = signed.rsplit_once('.').unwrap();
-        assert!(jitgate_core::jws::verify_signature(&key.material, input.as_bytes(), &jitgate_core::jws::b64url_decode(sig).unwrap()));
+        assert!(jitgate_core::jws::verify_signature(
+            &key.material,
+            input.as_bytes(),
+            &jitgate_core::jws::b64url_decode(sig).unwrap()
+        ));
 
         // A revocation changes the list and its ETag at once.
         let before = svc.get("/v1/revocations", None).await;
         let etag = before.headers["etag"].to_str().unwrap().to_owned();
         let id = svc.request(ALICE, "developer", 600).await;
         svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
-        let jti = svc.get(&format!("/v1/requests/{id}"), Some(ALICE)).await.json()["jti"].as_str().unwrap().to_owned();
-        svc.post(&format!("/v1/approvals/{jti}/revoke"), BOB, json!({"reason": "r"})).await;
-        let after = svc.call(Method::GET, "/v1/revocations", None, None, &[("if-none-match", &etag)]).await;
+        let jti = svc.get(&format!("/v1/requests/{id}"), Some(ALICE)).await.json()["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        svc.post(&format!("/v1/approvals/{jti}/revoke"), BOB, json!({"reason": "r"}))
+            .await;
+        let after = svc
+            .call(Method::GET, "/v1/revocations", None, None, &[("if-none-match", &etag)])
+            .await;
         assert_eq!(after.status, 200);
         assert_ne!(after.headers["etag"], etag.as_str());
         let (_, p) = jws_parts(&after.text());
@@ -381,7 +575,10 @@ async fn feed_documents_have_etags_and_answer_304() {
         assert_eq!(p["revoked"], json!([]));
         assert_eq!(p["seq"], 1);
         let m = svc.get("/metrics", None).await.text();
-        assert!(m.contains("jitgate_approvals_feed_responses_total{doc=\"revocations\",status=\"304\"}"), "{m}");
+        assert!(
+            m.contains("jitgate_approvals_feed_responses_total{doc=\"revocations\",status=\"304\"}"),
+            "{m}"
+        );
         svc.stop().await;
     }
 }
@@ -392,10 +589,17 @@ async fn identity_only_from_trusted_proxies_and_dev_mode_says_so() {
     let mut s = settings(&place);
     s.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
     let svc = start(s, Clock::system()).await;
-    svc.get("/v1/requests", Some(ALICE)).await.refused(401, "untrusted_source", None);
+    svc.get("/v1/requests", Some(ALICE))
+        .await
+        .refused(401, "untrusted_source", None);
     // The feed and probes need no identity.
     assert_eq!(svc.get("/.well-known/jwks.json", None).await.status, 200);
-    assert!(svc.get("/healthz", None).await.headers.get("x-jitgate-dev-mode").is_none());
+    assert!(svc
+        .get("/healthz", None)
+        .await
+        .headers
+        .get("x-jitgate-dev-mode")
+        .is_none());
     svc.stop().await;
 
     let mut s = settings(&place);
@@ -422,8 +626,14 @@ async fn probes_and_metrics() {
         assert!(m.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
         let text = m.text();
         assert!(text.contains("# TYPE jitgate_approvals_events_total counter"));
-        assert!(text.contains("jitgate_approvals_events_total{event=\"requested\"} 1"), "{text}");
-        assert!(text.contains("jitgate_approvals_http_responses_total{status=\"403\",code=\"self_approval\"} 1"), "{text}");
+        assert!(
+            text.contains("jitgate_approvals_events_total{event=\"requested\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("jitgate_approvals_http_responses_total{status=\"403\",code=\"self_approval\"} 1"),
+            "{text}"
+        );
         svc.stop().await;
     }
 }
@@ -435,13 +645,26 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
     let svc = start(settings(&place), clock.clone()).await;
     let id = svc.request(ALICE, "developer", 600).await;
     svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
-    let old_token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"].as_str().unwrap().to_owned();
+    let old_token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let before = svc.get("/.well-known/jwks.json", None).await.json();
 
     let mut set = jitgate_approvals::keys::KeySet::load(&place.key_file).unwrap();
-    let next = set.keys.iter().find(|k| k.state == jitgate_approvals::keys::KeyState::Next).unwrap().kid.clone();
+    let next = set
+        .keys
+        .iter()
+        .find(|k| k.state == jitgate_approvals::keys::KeyState::Next)
+        .unwrap()
+        .kid
+        .clone();
     // The next key was announced before it signs anything.
-    assert!(before["keys"].as_array().unwrap().iter().any(|k| k["kid"] == next.as_str()));
+    assert!(before["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == next.as_str()));
     let active = set.rotate(clock.now() + 400, 300, 43_500, false).unwrap();
     assert_eq!(active, next);
     set.write(&place.key_file).unwrap();
@@ -449,7 +672,10 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
 
     let id = svc.request(ALICE, "developer", 600).await;
     svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
-    let new_token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"].as_str().unwrap().to_owned();
+    let new_token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(jws_parts(&new_token).0["kid"], next.as_str());
     let after = svc.get("/.well-known/jwks.json", None).await.json();
     assert_eq!(after["keys"].as_array().unwrap().len(), 3);

@@ -1,4 +1,5 @@
 //! The shipped approval policy's Rego unit tests (`policies/approvals_test.rego`), run
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! the way `jitgate test policies/` runs them: every `.rego` file of `policies/` in one
 //! engine built by `jitgate_core::policy::load_modules`, each `test_*` rule passing
 //! when it is `true`.
@@ -24,8 +25,13 @@ fn approvals_rego_unit_tests_pass() {
     let mut seen = Vec::new();
     let mut failed = Vec::new();
     for line in tests.lines() {
-        let Some(name) = line.strip_prefix("test_") else { continue };
-        let name = format!("test_{}", name.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap());
+        let Some(name) = line.strip_prefix("test_") else {
+            continue;
+        };
+        let name = format!(
+            "test_{}",
+            name.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap()
+        );
         if seen.contains(&name) {
             continue;
         }

@@ -1,7 +1,9 @@
 //! Shared test kit: starts the service on 127.0.0.1:0 against SQLite (always) or
 //! PostgreSQL (when `JITGATE_TEST_POSTGRES_URL` is set, one fresh database per test),
 //! and talks to it over a real socket with hyper's client.
-#![allow(dead_code)]
+
+// Test support: failing loudly is the point.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
@@ -12,8 +14,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use jitgate_approvals::{Clock, Running, Settings};
 use serde_json::Value;
-use sqlx::Executor as _;
 use sqlx::Connection as _;
+use sqlx::Executor as _;
 
 /// The backends every suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +118,17 @@ pub async fn start(settings: Settings, clock: Clock) -> Svc {
 }
 
 impl Svc {
-    pub async fn call(&self, method: Method, path: &str, user: Option<&str>, body: Option<Value>, extra: &[(&str, &str)]) -> Resp {
-        let mut b = hyper::Request::builder().method(method).uri(format!("{}{path}", self.base));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut b = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         if let Some(u) = user {
             b = b.header("x-authenticated-user", u);
         }
