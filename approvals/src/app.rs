@@ -48,9 +48,13 @@ pub struct AppState {
     /// The clock.
     pub clock: Clock,
     /// The counters.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// The webhook queue, when a webhook is configured.
+    pub webhooks: Option<crate::webhook::Webhooks>,
     /// The feed documents.
     pub feed: FeedCache,
+    /// The secret CSRF tokens derive from.
+    pub csrf_secret: [u8; 32],
 }
 
 /// Why the service could not start.
@@ -88,14 +92,22 @@ impl AppState {
         let keys = KeySet::load_or_create(&settings.key_file, clock.now())?;
         let modified = std::fs::metadata(&settings.key_file).and_then(|m| m.modified()).ok();
         let policy = ApprovalPolicy::start(&settings.policy, &settings.policy_data)?;
+        let csrf_secret = crate::web::csrf_secret(&keys);
+        let metrics = Arc::new(Metrics::default());
+        let webhooks = settings
+            .webhook
+            .clone()
+            .map(|w| crate::webhook::Webhooks::start(w, Arc::clone(&metrics)));
         Ok(Arc::new(Self {
+            csrf_secret,
             settings,
             store,
             policy,
             keys: RwLock::new(keys),
             keys_modified: RwLock::new(modified),
             clock,
-            metrics: Metrics::default(),
+            metrics,
+            webhooks,
             feed: FeedCache::default(),
         }))
     }
@@ -130,6 +142,9 @@ impl AppState {
                 .inc(metrics::EVENTS, format!("event=\"{}\"", label(&e.event)));
             let line = json!({"type": "audit", "seq": e.seq, "at": e.at, "ts": jitgate_core::timefmt::rfc3339_from_secs(u64::try_from(e.at).unwrap_or(0)), "event": e.event, "actor": e.actor, "request_id": e.request_id, "jti": e.jti, "detail": e.detail});
             println!("{line}");
+            if let Some(w) = &self.webhooks {
+                w.notify(e, &self.metrics);
+            }
         }
     }
 
@@ -1054,7 +1069,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .route("/", get(crate::web::page))
+        .route("/app.js", get(crate::web::script))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::web::csrf_guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), count_and_mark))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

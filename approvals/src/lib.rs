@@ -16,6 +16,8 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod settings;
+pub mod web;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

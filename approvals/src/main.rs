@@ -104,6 +104,12 @@ struct Serve {
     /// The longest grant issued (the gates' max_ttl_s).
     #[arg(long, default_value_t = 43_200)]
     max_ttl_s: i64,
+    /// POST a JSON notification here on every new request and decision (http:// or https://).
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// Delivery attempts per notification (retried with exponential backoff from 1 s).
+    #[arg(long, default_value_t = 6)]
+    webhook_attempts: u32,
 }
 
 fn now() -> i64 {
@@ -130,6 +136,11 @@ async fn serve(args: Serve) -> Result<(), String> {
     settings.feed_max_age_s = args.feed_max_age_s;
     settings.jwks_max_age_s = args.jwks_max_age_s;
     settings.max_ttl_s = args.max_ttl_s;
+    settings.webhook = args.webhook_url.map(|url| {
+        let mut w = jitgate_approvals::webhook::WebhookSettings::new(&url);
+        w.attempts = args.webhook_attempts;
+        w
+    });
     let running = jitgate_approvals::start(settings, Clock::system(), true)
         .await
         .map_err(|e| e.to_string())?;

@@ -18,11 +18,15 @@ pub const FEED_RESPONSES: &str = "jitgate_approvals_feed_responses_total";
 /// Feed documents signed, by document.
 pub const FEED_SIGNED: &str = "jitgate_approvals_feed_documents_signed_total";
 
+/// Webhook deliveries by result (ok, retry, failed, dropped).
+pub const WEBHOOK_DELIVERIES: &str = "jitgate_approvals_webhook_deliveries_total";
+
 const HELP: &[(&str, &str)] = &[
     (HTTP_RESPONSES, "HTTP responses by status and error code"),
     (EVENTS, "Audit events by kind"),
     (FEED_RESPONSES, "Trust feed responses by document and status"),
     (FEED_SIGNED, "Trust feed documents signed"),
+    (WEBHOOK_DELIVERIES, "Webhook delivery attempts by result"),
 ];
 
 impl Metrics {

@@ -96,6 +96,8 @@ pub struct Settings {
     pub pending_ttl_s: i64,
     /// How often expiry and key reloading run.
     pub sweep_interval_ms: u64,
+    /// Where to send notifications, if anywhere.
+    pub webhook: Option<crate::webhook::WebhookSettings>,
 }
 
 impl Settings {
@@ -129,6 +131,7 @@ impl Settings {
             max_ttl_s: 43_200,
             pending_ttl_s: 86_400,
             sweep_interval_ms: 1000,
+            webhook: None,
         }
     }
 

@@ -685,3 +685,184 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
     assert!(decide(&g, &new_token, t).allow);
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn web_page_and_csrf() {
+    let place = place(Backend::Sqlite).await;
+    let mut s = settings(&place);
+    s.dev = true;
+    let svc = start(s, Clock::system()).await;
+    let page = svc.get("/", Some("bob <b>@example.com")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let html = page.text();
+    assert!(html.contains("bob &lt;b&gt;@example.com"), "the identity is escaped");
+    assert!(html.contains("INSECURE"), "the dev banner is on the page");
+    svc.get("/", None).await.refused(401, "unauthenticated", None);
+    let js = svc.get("/app.js", None).await;
+    assert!(js.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(js.text().contains("x-csrf-token"));
+
+    let alice_page = svc.get("/", Some(ALICE)).await.text();
+    let marker = "name=\"csrf-token\" content=\"";
+    let start = alice_page.find(marker).unwrap() + marker.len();
+    let token = &alice_page[start..start + alice_page[start..].find('"').unwrap()];
+    let body = json!({"resource": "test-database", "role": "developer", "duration_s": 60, "reason": "page"});
+    let origin = ("origin", "http://127.0.0.1");
+    // A browser request without the token, with someone else's token, or cross-site: refused.
+    svc.call(Method::POST, "/v1/requests", Some(ALICE), Some(body.clone()), &[origin])
+        .await
+        .refused(403, "csrf_failed", None);
+    let bobs = {
+        let p = svc.get("/", Some(BOB)).await.text();
+        let s = p.find(marker).unwrap() + marker.len();
+        p[s..s + p[s..].find('"').unwrap()].to_owned()
+    };
+    svc.call(
+        Method::POST,
+        "/v1/requests",
+        Some(ALICE),
+        Some(body.clone()),
+        &[origin, ("x-csrf-token", &bobs)],
+    )
+    .await
+    .refused(403, "csrf_failed", None);
+    svc.call(
+        Method::POST,
+        "/v1/requests",
+        Some(ALICE),
+        Some(body.clone()),
+        &[("sec-fetch-site", "cross-site"), ("x-csrf-token", token)],
+    )
+    .await
+    .refused(403, "csrf_failed", None);
+    // With the caller's token: accepted.
+    let ok = svc
+        .call(
+            Method::POST,
+            "/v1/requests",
+            Some(ALICE),
+            Some(body.clone()),
+            &[origin, ("sec-fetch-site", "same-origin"), ("x-csrf-token", token)],
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.text());
+    // Reads need no token; API clients (no Origin, no Sec-Fetch-*) need none either.
+    assert_eq!(
+        svc.call(Method::GET, "/v1/requests", Some(ALICE), None, &[origin])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(svc.post("/v1/requests", ALICE, body).await.status, 201);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_are_retried_with_backoff_and_never_block() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    // A receiver that fails twice, then accepts.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let receiver = {
+        let (hits, got) = (Arc::clone(&hits), Arc::clone(&got));
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let (hits, got) = (Arc::clone(&hits), Arc::clone(&got));
+                async move {
+                    if hits.fetch_add(1, Ordering::SeqCst) < 2 {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let place = place(Backend::Sqlite).await;
+    let mut s = settings(&place);
+    let mut w = jitgate_approvals::webhook::WebhookSettings::new(&hook);
+    w.backoff_ms = 20;
+    s.webhook = Some(w);
+    let svc = start(s, Clock::system()).await;
+    let id = svc.request(ALICE, "developer", 60).await;
+    svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
+    for _ in 0..200 {
+        if got.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let kinds: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "jitgate.approvals.requested",
+            "jitgate.approvals.approved",
+            "jitgate.approvals.issued"
+        ]
+    );
+    assert_eq!(got.lock().unwrap()[0]["request_id"], id.as_str());
+    let m = svc.running.state.metrics.render();
+    assert!(
+        m.contains("jitgate_approvals_webhook_deliveries_total{result=\"retry\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("jitgate_approvals_webhook_deliveries_total{result=\"ok\"} 3"),
+        "{m}"
+    );
+    svc.stop().await;
+
+    // A dead endpoint: counted as failed, the workflow goes on at full speed.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", dead.local_addr().unwrap());
+    drop(dead);
+    let mut s = settings(&place);
+    let mut w = jitgate_approvals::webhook::WebhookSettings::new(&url);
+    w.backoff_ms = 10;
+    w.attempts = 2;
+    s.webhook = Some(w);
+    let svc = start(s, Clock::system()).await;
+    let t = std::time::Instant::now();
+    svc.request(ALICE, "developer", 60).await;
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    for _ in 0..200 {
+        if svc
+            .running
+            .state
+            .metrics
+            .get(jitgate_approvals::metrics::WEBHOOK_DELIVERIES, "result=\"failed\"")
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        svc.running
+            .state
+            .metrics
+            .get(jitgate_approvals::metrics::WEBHOOK_DELIVERIES, "result=\"failed\""),
+        1
+    );
+    svc.stop().await;
+}

@@ -44,8 +44,16 @@ async fn seed(svc: &Svc, now: i64) {
         .await
         .unwrap();
     }
-    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'status_idx'").bind(2 * GRANTS - 1).execute(&mut *tx).await.unwrap();
-    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'revocations'").bind(GRANTS).execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'status_idx'")
+        .bind(2 * GRANTS - 1)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'revocations'")
+        .bind(GRANTS)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     svc.running.state.feed.invalidate();
 }
@@ -86,11 +94,20 @@ async fn feed_and_issuance() {
         let svc = start(settings(&place), Clock::manual(now)).await;
         let t = Instant::now();
         seed(&svc, now).await;
-        println!("[{backend:?}] seeded {} grants ({} revoked) in {:?}", 2 * GRANTS, GRANTS, t.elapsed());
+        println!(
+            "[{backend:?}] seeded {} grants ({} revoked) in {:?}",
+            2 * GRANTS,
+            GRANTS,
+            t.elapsed()
+        );
 
         let t = Instant::now();
         let full = svc.get("/v1/revocations", None).await;
-        println!("[{backend:?}] revocation list cold build (query + sign, {} bytes): {:?}", full.body.len(), t.elapsed());
+        println!(
+            "[{backend:?}] revocation list cold build (query + sign, {} bytes): {:?}",
+            full.body.len(),
+            t.elapsed()
+        );
         let (_, p) = jws_parts(&full.text());
         assert_eq!(p["revoked"].as_array().unwrap().len() as i64, GRANTS);
         let etag = full.headers["etag"].to_str().unwrap().to_owned();
@@ -102,14 +119,22 @@ async fn feed_and_issuance() {
         let r304 = rate(&svc, "/v1/revocations", Some(etag), 304).await;
         let s200 = rate(&svc, "/v1/status-lists/0", None, 200).await;
         let s304 = rate(&svc, "/v1/status-lists/0", Some(sl_etag), 304).await;
-        println!("[{backend:?}] /v1/revocations ({} KiB): {r200:.0} req/s full, {r304:.0} req/s 304", full.body.len() / 1024);
-        println!("[{backend:?}] /v1/status-lists/0 ({} bytes): {s200:.0} req/s full, {s304:.0} req/s 304", sl.body.len());
+        println!(
+            "[{backend:?}] /v1/revocations ({} KiB): {r200:.0} req/s full, {r304:.0} req/s 304",
+            full.body.len() / 1024
+        );
+        println!(
+            "[{backend:?}] /v1/status-lists/0 ({} bytes): {s200:.0} req/s full, {s304:.0} req/s 304",
+            sl.body.len()
+        );
 
         let mut lat = Vec::new();
         for _ in 0..50 {
             let id = svc.request("alice@example.com", "developer", 600).await;
             let t = Instant::now();
-            let r = svc.post(&format!("/v1/requests/{id}/approve"), "bob@example.com", json!({})).await;
+            let r = svc
+                .post(&format!("/v1/requests/{id}/approve"), "bob@example.com", json!({}))
+                .await;
             lat.push(t.elapsed());
             assert_eq!(r.json()["state"], "approved");
         }
