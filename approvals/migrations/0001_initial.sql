@@ -44,6 +44,7 @@ CREATE TABLE decisions (
     decision   TEXT NOT NULL,                  -- approve | deny
     comment    TEXT,
     at         BIGINT NOT NULL,
+    seq        BIGINT NOT NULL,                -- the audit seq of the decision: their order
     PRIMARY KEY (request_id, approver)
 );
 

@@ -621,14 +621,14 @@ async fn decide(
             format!("the request is `{}`, not pending", row.state),
         ));
     }
-    db::insert_decision(&mut tx, &id, &caller, kind, comment.as_deref(), now).await?;
-    let mut events = Vec::new();
     let detail = json!({"comment": comment});
+    let event = if approve { "approved" } else { "denied" };
+    let decided = db::insert_audit(&mut tx, now, event, &caller, Some(&id), None, detail).await?;
+    db::insert_decision(&mut tx, &id, &caller, kind, comment.as_deref(), now, decided.seq).await?;
+    let mut events = vec![decided];
     if !approve {
         db::set_state(&mut tx, &id, "denied", now).await?;
-        events.push(db::insert_audit(&mut tx, now, "denied", &caller, Some(&id), None, detail).await?);
     } else {
-        events.push(db::insert_audit(&mut tx, now, "approved", &caller, Some(&id), None, detail).await?);
         let approvers: Vec<String> = decisions
             .iter()
             .filter(|d| d.decision == "approve")
@@ -880,8 +880,8 @@ where
         format!("doc=\"{}\"", name.split('/').next().unwrap_or(name)),
     );
     let doc = FeedDoc {
-        etag: feed::etag(&body),
-        body,
+        etag: feed::etag(body.as_bytes()),
+        body: body.into(),
         content_type,
         built_at: now,
         signed_at,
@@ -943,7 +943,7 @@ async fn revocations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
             let mut conn = store.pool().acquire().await?;
             let seq = db::counter(&mut conn, "revocations").await?;
             let revoked = db::revoked_jtis(&mut conn, now).await?;
-            let fingerprint = format!("{seq}:{}", feed::etag(&revoked.join(",")));
+            let fingerprint = format!("{seq}:{}", feed::etag(revoked.join(",").as_bytes()));
             Ok((fingerprint, json!({"seq": seq, "revoked": revoked})))
         },
     )
@@ -967,19 +967,18 @@ async fn status_list(
         .ok()
         .filter(|n| *n >= 0)
         .ok_or_else(|| ApiError::not_found("status list"))?;
-    {
-        let mut conn = state.store.pool().acquire().await?;
-        let last = db::counter(&mut conn, "status_idx").await?.max(0);
-        if n > last / feed::STATUS_LIST_SIZE {
-            return Err(ApiError::not_found("status list"));
-        }
-    }
     let store = state.store.clone();
     let uri = status_list_uri(&state.settings, n);
     let ttl = state.settings.feed_max_age_s;
     let name = format!("status/{n}");
     let doc = cached_doc(&state, &name, "application/statuslist+jwt", true, |_now| async move {
         let mut conn = store.pool().acquire().await?;
+        // A list no token has reached yet does not exist (checked only on rebuilds:
+        // the lists a cached document stands for exist).
+        let last = db::counter(&mut conn, "status_idx").await?.max(0);
+        if n > last / feed::STATUS_LIST_SIZE {
+            return Err(ApiError::not_found("status list"));
+        }
         let from = n.saturating_mul(feed::STATUS_LIST_SIZE);
         let mut revoked = db::revoked_indexes(&mut conn, from, from.saturating_add(feed::STATUS_LIST_SIZE)).await?;
         revoked.sort_unstable();

@@ -351,12 +351,10 @@ pub async fn list_requests(
 
 /// The decisions on request `id`, oldest first.
 pub async fn decisions(conn: &mut AnyConnection, id: &str) -> Result<Vec<DecisionRow>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT approver, decision, comment, at FROM decisions WHERE request_id = $1 ORDER BY at, approver",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query("SELECT approver, decision, comment, at FROM decisions WHERE request_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(DecisionRow {
@@ -369,7 +367,7 @@ pub async fn decisions(conn: &mut AnyConnection, id: &str) -> Result<Vec<Decisio
         .collect()
 }
 
-/// Records `approver`'s decision on request `id`.
+/// Records `approver`'s decision on request `id`; `seq` is its audit event's.
 pub async fn insert_decision(
     conn: &mut AnyConnection,
     id: &str,
@@ -377,15 +375,19 @@ pub async fn insert_decision(
     decision: &str,
     comment: Option<&str>,
     at: i64,
+    seq: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO decisions (request_id, approver, decision, comment, at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(approver)
-        .bind(decision)
-        .bind(comment.map(str::to_owned))
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO decisions (request_id, approver, decision, comment, at, seq) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(approver)
+    .bind(decision)
+    .bind(comment.map(str::to_owned))
+    .bind(at)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -28,8 +28,8 @@ pub const STATUS_LIST_SIZE: i64 = 65_536;
 /// One cached document.
 #[derive(Debug, Clone)]
 pub struct FeedDoc {
-    /// The bytes served.
-    pub body: String,
+    /// The bytes served (shared: a clone costs a reference count, not a copy).
+    pub body: axum::body::Bytes,
     /// Its quoted strong `ETag`.
     pub etag: String,
     /// Its media type.
@@ -84,8 +84,8 @@ impl FeedCache {
 }
 
 /// A strong `ETag` for `body`.
-pub fn etag(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
+pub fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
     format!("\"{}\"", b64url_encode(digest.get(..16).unwrap_or_default()))
 }
 
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn if_none_match_forms() {
-        let tag = etag("x");
+        let tag = etag(b"x");
         assert!(if_none_match(&tag, &tag));
         assert!(if_none_match(&format!("\"a\", W/{tag}"), &tag));
         assert!(if_none_match("*", &tag));
