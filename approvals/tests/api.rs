@@ -54,7 +54,7 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         );
 
         let jwks = svc.get("/.well-known/jwks.json", None).await.json();
-        let t_now = svc.running.state.clock.now() + 1;
+        let t_now = svc.running().state.clock.now() + 1;
         let d = decide(&gate(&jwks, &[]), &token, t_now);
         assert!(d.allow, "{:?}", d.reason);
 
@@ -427,8 +427,8 @@ async fn audit_trail_in_order_with_since_and_only_for_approvers_and_admins() {
         // Expiry: a grant past its exp, swept.
         let short = svc.request(ALICE, "developer", 60).await;
         svc.post(&format!("/v1/requests/{short}/approve"), BOB, json!({})).await;
-        svc.running.state.clock.advance(61);
-        assert_eq!(svc.running.state.sweep().await.unwrap(), 1);
+        svc.running().state.clock.advance(61);
+        assert_eq!(svc.running().state.sweep().await.unwrap(), 1);
         assert_eq!(
             svc.get(&format!("/v1/requests/{short}"), Some(ALICE)).await.json()["state"],
             "expired"
@@ -525,7 +525,7 @@ async fn feed_documents_have_etags_and_answer_304() {
             assert!(again.body.is_empty());
             assert_eq!(again.headers["etag"], etag.as_str());
             // Time passing (a rebuild) with unchanged content keeps the ETag.
-            svc.running.state.clock.advance(2);
+            svc.running().state.clock.advance(2);
             let later = svc
                 .call(Method::GET, path, None, None, &[("if-none-match", &etag)])
                 .await;
@@ -570,7 +570,7 @@ async fn feed_documents_have_etags_and_answer_304() {
         let (_, p) = jws_parts(&after.text());
         assert_eq!(p["revoked"], json!([jti]));
         // Past the grant's exp the id leaves the list (the gate rejects it as expired anyway).
-        svc.running.state.clock.advance(601);
+        svc.running().state.clock.advance(601);
         let (_, p) = jws_parts(&svc.get("/v1/revocations", None).await.text());
         assert_eq!(p["revoked"], json!([]));
         assert_eq!(p["seq"], 1);
@@ -668,7 +668,7 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
     let active = set.rotate(clock.now() + 400, 300, 43_500, false).unwrap();
     assert_eq!(active, next);
     set.write(&place.key_file).unwrap();
-    svc.running.state.reload_keys_if_changed();
+    svc.running().state.reload_keys_if_changed();
 
     let id = svc.request(ALICE, "developer", 600).await;
     svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
@@ -821,7 +821,7 @@ async fn webhooks_are_retried_with_backoff_and_never_block() {
         ]
     );
     assert_eq!(got.lock().unwrap()[0]["request_id"], id.as_str());
-    let m = svc.running.state.metrics.render();
+    let m = svc.running().state.metrics.render();
     assert!(
         m.contains("jitgate_approvals_webhook_deliveries_total{result=\"retry\"} 2"),
         "{m}"
@@ -847,7 +847,7 @@ async fn webhooks_are_retried_with_backoff_and_never_block() {
     assert!(t.elapsed() < std::time::Duration::from_secs(2));
     for _ in 0..200 {
         if svc
-            .running
+            .running()
             .state
             .metrics
             .get(jitgate_approvals::metrics::WEBHOOK_DELIVERIES, "result=\"failed\"")
@@ -858,7 +858,7 @@ async fn webhooks_are_retried_with_backoff_and_never_block() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(
-        svc.running
+        svc.running()
             .state
             .metrics
             .get(jitgate_approvals::metrics::WEBHOOK_DELIVERIES, "result=\"failed\""),

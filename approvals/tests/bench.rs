@@ -22,7 +22,7 @@ use serde_json::json;
 const GRANTS: i64 = 10_000;
 
 async fn seed(svc: &Svc, now: i64) {
-    let pool = svc.running.state.store.pool();
+    let pool = svc.running().state.store.pool();
     let mut tx = pool.begin().await.unwrap();
     for i in 0..2 * GRANTS {
         let revoked = i >= GRANTS;
@@ -55,7 +55,7 @@ async fn seed(svc: &Svc, now: i64) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    svc.running.state.feed.invalidate();
+    svc.running().state.feed.invalidate();
 }
 
 async fn rate(svc: &std::sync::Arc<Svc>, path: &str, etag: Option<String>, want: u16) -> f64 {

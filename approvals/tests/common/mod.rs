@@ -70,7 +70,8 @@ pub async fn place(backend: Backend) -> Place {
 
 /// A running service and a client for it.
 pub struct Svc {
-    pub running: Running,
+    /// The in-process server (`None` for a client of a server run elsewhere).
+    pub running_opt: Option<Running>,
     pub base: String,
     pub client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -114,10 +115,28 @@ pub async fn start(settings: Settings, clock: Clock) -> Svc {
     let running = jitgate_approvals::start(settings, clock, false).await.unwrap();
     let base = format!("http://{}", running.addr);
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Svc { running, base, client }
+    Svc {
+        running_opt: Some(running),
+        base,
+        client,
+    }
 }
 
 impl Svc {
+    /// A client of a server at `base` that runs elsewhere (another process).
+    pub fn client_only(base: &str) -> Self {
+        Svc {
+            running_opt: None,
+            base: base.to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// The in-process server.
+    pub fn running(&self) -> &Running {
+        self.running_opt.as_ref().unwrap()
+    }
+
     pub async fn call(
         &self,
         method: Method,
@@ -169,7 +188,9 @@ impl Svc {
     }
 
     pub async fn stop(self) {
-        self.running.stop().await;
+        if let Some(r) = self.running_opt {
+            r.stop().await;
+        }
     }
 }
 
