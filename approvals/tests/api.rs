@@ -801,7 +801,13 @@ async fn webhooks_are_retried_with_backoff_and_never_block() {
     let id = svc.request(ALICE, "developer", 60).await;
     svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
     for _ in 0..200 {
-        if got.lock().unwrap().len() >= 3 {
+        // The counter moves after the receiver answered: wait for both.
+        let ok = svc
+            .running()
+            .state
+            .metrics
+            .get(jitgate_approvals::metrics::WEBHOOK_DELIVERIES, "result=\"ok\"");
+        if got.lock().unwrap().len() >= 3 && ok >= 3 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -865,4 +871,24 @@ async fn webhooks_are_retried_with_backoff_and_never_block() {
         1
     );
     svc.stop().await;
+}
+
+#[tokio::test]
+async fn pending_requests_expire_after_the_pending_ttl() {
+    for backend in backends() {
+        let (_place, svc) = fresh(backend).await;
+        let id = svc.request(ALICE, "developer", 60).await;
+        svc.running().state.clock.advance(86_399);
+        assert_eq!(svc.running().state.sweep().await.unwrap(), 0);
+        svc.running().state.clock.advance(2);
+        assert_eq!(svc.running().state.sweep().await.unwrap(), 1);
+        assert_eq!(
+            svc.get(&format!("/v1/requests/{id}"), Some(BOB)).await.json()["state"],
+            "expired"
+        );
+        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({}))
+            .await
+            .refused(409, "request_not_pending", None);
+        svc.stop().await;
+    }
 }
