@@ -74,6 +74,9 @@ pub enum StartError {
     /// The policy.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The TLS settings.
+    #[error("tls: {0}")]
+    Tls(String),
     /// Listening.
     #[error("listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
@@ -186,6 +189,20 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let settings = &state.settings;
+        if settings.identity_from_peer {
+            return parts
+                .extensions
+                .get::<crate::tls::PeerIdentity>()
+                .and_then(|p| p.0.clone())
+                .map(Caller)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthenticated",
+                        "the client certificate names no URI or email identity",
+                    )
+                });
+        }
         if !settings.dev {
             let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
             let trusted = peer.is_some_and(|ip| settings.trusted_proxies.iter().any(|n| n.contains(ip)));

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod settings;
+pub mod tls;
 pub mod web;
 pub mod webhook;
 
@@ -66,13 +67,22 @@ pub async fn start(settings: Settings, clock: Clock, until_signal: bool) -> Resu
     if settings.dev {
         eprintln!("jitgate-approvals: WARNING: --dev: the `{}` header is taken from ANY client without checks; anyone can act as anyone. Never run this in production.", settings.identity_header);
     }
+    if settings.identity_from_peer && settings.tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+        return Err(StartError::Tls(
+            "--identity-source peer needs --tls-cert, --tls-key and --client-ca".into(),
+        ));
+    }
+    let tls = match &settings.tls {
+        Some(t) => Some(tls::server_config(t).map_err(StartError::Tls)?),
+        None => None,
+    };
     let state = AppState::open(settings, clock).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Listen(listen, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Listen(listen, e))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+    let routes = router(Arc::clone(&state));
     let server = tokio::spawn(async move {
         let stop = async move {
             if until_signal {
@@ -84,8 +94,14 @@ pub async fn start(settings: Settings, clock: Clock, until_signal: bool) -> Resu
                 let _ = rx.await;
             }
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            eprintln!("jitgate-approvals: server error: {e}");
+        match tls {
+            Some(config) => tls::serve(listener, config, routes, stop).await,
+            None => {
+                let app = routes.into_make_service_with_connect_info::<SocketAddr>();
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                    eprintln!("jitgate-approvals: server error: {e}");
+                }
+            }
         }
     });
     let sweep_state = Arc::clone(&state);

@@ -104,6 +104,18 @@ struct Serve {
     /// The longest grant issued (the gates' max_ttl_s).
     #[arg(long, default_value_t = 43_200)]
     max_ttl_s: i64,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM).
+    #[arg(long, requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Where the caller's identity comes from: the trusted header, or the verified client certificate (URI SAN, else email SAN).
+    #[arg(long, value_parser = ["header", "peer"], default_value = "header")]
+    identity_source: String,
     /// POST a JSON notification here on every new request and decision (http:// or https://).
     #[arg(long)]
     webhook_url: Option<String>,
@@ -118,7 +130,8 @@ fn now() -> i64 {
 
 async fn serve(args: Serve) -> Result<(), String> {
     let mut settings = Settings::new(&args.database_url, args.key_file);
-    let public_url = args.public_url.unwrap_or_else(|| format!("http://{}", args.listen));
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let public_url = args.public_url.unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     settings.listen = args.listen;
     settings.issuer = args.issuer.unwrap_or_else(|| public_url.clone());
     settings.public_url = public_url;
@@ -136,6 +149,15 @@ async fn serve(args: Serve) -> Result<(), String> {
     settings.feed_max_age_s = args.feed_max_age_s;
     settings.jwks_max_age_s = args.jwks_max_age_s;
     settings.max_ttl_s = args.max_ttl_s;
+    settings.tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(jitgate_approvals::tls::TlsSettings {
+            cert,
+            key,
+            client_ca: args.client_ca,
+        }),
+        _ => None,
+    };
+    settings.identity_from_peer = args.identity_source == "peer";
     settings.webhook = args.webhook_url.map(|url| {
         let mut w = jitgate_approvals::webhook::WebhookSettings::new(&url);
         w.attempts = args.webhook_attempts;

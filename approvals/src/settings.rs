@@ -96,6 +96,10 @@ pub struct Settings {
     pub pending_ttl_s: i64,
     /// How often expiry and key reloading run.
     pub sweep_interval_ms: u64,
+    /// HTTPS (and client certificates), if the service terminates TLS itself.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// Take the caller from the verified client certificate, not from a header.
+    pub identity_from_peer: bool,
     /// Where to send notifications, if anywhere.
     pub webhook: Option<crate::webhook::WebhookSettings>,
 }
@@ -131,6 +135,8 @@ impl Settings {
             max_ttl_s: 43_200,
             pending_ttl_s: 86_400,
             sweep_interval_ms: 1000,
+            tls: None,
+            identity_from_peer: false,
             webhook: None,
         }
     }

@@ -103,12 +103,20 @@ pub async fn csrf_guard(
             return ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "cross-site requests are refused")
                 .into_response();
         }
-        let caller = h
-            .get(state.settings.identity_header.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .unwrap_or("");
-        let want = csrf_token(&state.csrf_secret, caller);
+        let peer = request
+            .extensions()
+            .get::<crate::tls::PeerIdentity>()
+            .and_then(|p| p.0.clone());
+        let caller = if state.settings.identity_from_peer {
+            peer.unwrap_or_default()
+        } else {
+            h.get(state.settings.identity_header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let want = csrf_token(&state.csrf_secret, &caller);
         let got = h.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !constant_time_eq(got.as_bytes(), want.as_bytes()) {
             return ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "missing or wrong x-csrf-token")
