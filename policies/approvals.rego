@@ -14,34 +14,55 @@
 # required_approvals (k of n distinct approvers), max_duration_s, requires_ticket.
 package jitgate.approvals
 
-cfg := object.get(data, "approvals_config", {})
+# Every configured value is checked before it is iterated (regorus makes iterating a
+# non-collection an evaluation error): a bad configuration denies, it never errors.
+cfg := c if {
+	c := object.get(data, "approvals_config", {})
+	is_object(c)
+} else := {}
 
-resource := cfg.resources[input.request.resource]
+# `key` of `obj` when it is an array, else [].
+list(obj, key) := v if {
+	v := object.get(obj, key, [])
+	is_array(v)
+} else := []
 
-role := resource.roles[input.request.role]
+resource := r if {
+	is_object(cfg.resources)
+	r := cfg.resources[input.request.resource]
+	is_object(r)
+}
+
+role := r if {
+	is_object(resource.roles)
+	r := resource.roles[input.request.role]
+	is_object(r)
+}
 
 # The groups the caller belongs to.
 caller_groups contains g if {
+	is_object(cfg.groups)
 	some g, members in cfg.groups
+	is_array(members)
 	input.caller in members
 }
 
 is_admin if {
-	some g in object.get(cfg, "admins", [])
+	some g in list(cfg, "admins")
 	g in caller_groups
 }
 
 # Members of one of the resource's approver groups.
 is_resource_approver if {
-	some g in resource.approvers
+	some g in list(resource, "approvers")
 	g in caller_groups
 }
 
 # A role with no `requesters` list may be requested by anyone authenticated.
-requester_allowed if not role.requesters
+requester_allowed if not "requesters" in object.keys(role)
 
 requester_allowed if {
-	some g in role.requesters
+	some g in list(role, "requesters")
 	g in caller_groups
 }
 
@@ -79,8 +100,10 @@ default may_audit := false
 may_audit if is_admin
 
 may_audit if {
+	is_object(cfg.resources)
 	some r in cfg.resources
-	some g in r.approvers
+	is_object(r)
+	some g in list(r, "approvers")
 	g in caller_groups
 }
 
@@ -95,7 +118,10 @@ required_approvals := n if {
 
 default max_duration_s := 3600
 
-max_duration_s := role.max_duration_s
+max_duration_s := n if {
+	n := role.max_duration_s
+	is_number(n)
+}
 
 default requires_ticket := false
 

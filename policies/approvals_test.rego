@@ -94,3 +94,20 @@ test_nonsense_required_approvals_falls_back_to_one if {
 	bad := object.union(config, {"resources": {"prod-db": {"roles": {"developer": {"required_approvals": 0}}}}})
 	approvals.required_approvals == 1 with input as as_caller("alice@example.com", "request") with data.approvals_config as bad
 }
+
+test_bad_configuration_denies_without_error if {
+	bad := {"groups": {"dba": "bob@example.com"}, "admins": "security", "resources": {"prod-db": {
+		"approvers": "dba",
+		"roles": {"developer": {"requesters": "developers", "max_duration_s": "long"}},
+	}}}
+	not approvals.may_request with input as as_caller("alice@example.com", "request") with data.approvals_config as bad
+	not approvals.may_approve with input as as_caller("bob@example.com", "approve") with data.approvals_config as bad
+	not approvals.may_revoke with input as as_caller("sam@example.com", "revoke") with data.approvals_config as bad
+	not approvals.may_audit with input as as_caller("bob@example.com", "audit") with data.approvals_config as bad
+	approvals.max_duration_s == 3600 with input as as_caller("alice@example.com", "request") with data.approvals_config as bad
+}
+
+test_no_configuration_denies if {
+	not approvals.may_request with input as as_caller("alice@example.com", "request") with data.approvals_config as "nonsense"
+	approvals.required_approvals == 1 with input as as_caller("alice@example.com", "request") with data.approvals_config as "nonsense"
+}
