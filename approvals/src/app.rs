@@ -730,8 +730,16 @@ async fn get_token(
         ));
     }
     match (r.state.as_str(), &r.token) {
+        ("approved", Some(_)) if r.exp.is_some_and(|exp| exp <= state.clock.now()) => {
+            Err(ApiError::conflict("no_active_grant", "the grant has expired"))
+        }
         ("approved", Some(token)) => {
-            Ok(Json(json!({"token": token, "jti": r.jti, "nbf": r.nbf, "exp": r.exp})).into_response())
+            let mut response = Json(json!({"token": token, "jti": r.jti, "nbf": r.nbf, "exp": r.exp})).into_response();
+            // A bearer credential: no cache may keep it.
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
         }
         ("pending", _) => Err(ApiError::conflict("not_issued", "the request is still pending")),
         (s, _) => Err(ApiError::conflict(

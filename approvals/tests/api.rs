@@ -39,6 +39,7 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
 
         let t = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await;
         assert_eq!(t.status, 200, "{}", t.text());
+        assert_eq!(t.headers["cache-control"], "no-store");
         let token = t.json()["token"].as_str().unwrap().to_owned();
         let jti = t.json()["jti"].as_str().unwrap().to_owned();
         let (header, claims) = jws_parts(&token);
@@ -428,6 +429,10 @@ async fn audit_trail_in_order_with_since_and_only_for_approvers_and_admins() {
         let short = svc.request(ALICE, "developer", 60).await;
         svc.post(&format!("/v1/requests/{short}/approve"), BOB, json!({})).await;
         svc.running().state.clock.advance(61);
+        // Past exp, before the sweep: no token either.
+        svc.get(&format!("/v1/requests/{short}/token"), Some(ALICE))
+            .await
+            .refused(409, "no_active_grant", None);
         assert_eq!(svc.running().state.sweep().await.unwrap(), 1);
         assert_eq!(
             svc.get(&format!("/v1/requests/{short}"), Some(ALICE)).await.json()["state"],
