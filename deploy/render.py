@@ -11,6 +11,11 @@ Writes (all generated, do not edit by hand):
 
 usage: render.py          write the files
        render.py --check  exit 1 if any file differs from what would be written (CI)
+       render.py bootstrap --config C.json --wasm F.wasm [--listen H:P] [--admin-port N]
+                 [--upstream H:P] [--failure-policy P] [--tls-cert F --tls-key F --tls-ca F]
+                 [--out FILE]
+                          one bootstrap like envoy.yaml for another configuration, filter
+                          file and ports (used by e2e/ and the demo)
 
 Standard library only, and deterministic: the same inputs always give the same bytes.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,14 +151,59 @@ def emit_entry(prefix: str, item, indent: int) -> list[str]:
 # --- the files ---------------------------------------------------------------
 
 
-def envoy_yaml(cfg: dict, inputs: list[str]) -> str:
+@dataclass(frozen=True)
+class Bootstrap:
+    """Where a rendered Envoy bootstrap listens, what it loads and where it forwards.
+
+    The defaults are the shipped deploy/envoy.yaml; the end-to-end tests (e2e/) and the
+    demo render the same bootstrap with their own file, ports and certificates."""
+
+    wasm_path: str = WASM_PATH
+    listen_address: str = "0.0.0.0"
+    listen_port: int = LISTEN_PORT
+    admin_port: int = ADMIN_PORT
+    upstream_host: str = UPSTREAM_HOST
+    upstream_port: int = UPSTREAM_PORT
+    failure_policy: str = "FAIL_RELOAD"
+    # Downstream mTLS: paths of the server certificate chain, its key and the CA that
+    # client certificates must chain to (all three, or None for plain HTTP).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+
+
+def tls_block(b: Bootstrap) -> str:
+    if not (b.tls_cert and b.tls_key and b.tls_ca):
+        if b.tls_cert or b.tls_key or b.tls_ca:
+            raise ValueError("tls_cert, tls_key and tls_ca go together")
+        return ""
+    return f"""
+      # mTLS: a client certificate signed by the CA is required; its URI SAN is the
+      # peer principal and its SHA-256 the `cnf.x5t#S256` a bound token names.
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_certificates:
+            - certificate_chain:
+                filename: {json.dumps(b.tls_cert)}
+              private_key:
+                filename: {json.dumps(b.tls_key)}
+            validation_context:
+              trusted_ca:
+                filename: {json.dumps(b.tls_ca)}"""
+
+
+def envoy_yaml(cfg: dict, inputs: list[str], b: Bootstrap = Bootstrap()) -> str:
     embedded = "\n".join(
         ("                    " + line) if line else "" for line in config_json(cfg).rstrip("\n").split("\n")
     )
     return HEADER.format(inputs=", ".join(inputs)) + f"""#
-# A static Envoy bootstrap: listener :{LISTEN_PORT} -> jitgate (proxy-wasm, V8) -> router -> upstream
-# {UPSTREAM_HOST}:{UPSTREAM_PORT}. Put the filter (target/jitgate_filter.wasm, built by
-# filter/build.sh) at {WASM_PATH}, then: envoy -c deploy/envoy.yaml
+# A static Envoy bootstrap: listener :{b.listen_port} -> jitgate (proxy-wasm, V8) -> router -> upstream
+# {b.upstream_host}:{b.upstream_port}. Put the filter (target/jitgate_filter.wasm, built by
+# filter/build.sh) at {b.wasm_path}, then: envoy -c deploy/envoy.yaml (Envoy >= 1.33)
 #
 # The embedded configuration trusts the DEMO key in deploy/demo-key.private.jwk (its
 # private half is public: anyone can sign approvals with it). Replace the issuer's jwks
@@ -163,14 +214,14 @@ admin:
   address:
     socket_address:
       address: 127.0.0.1
-      port_value: {ADMIN_PORT}
+      port_value: {b.admin_port}
 static_resources:
   listeners:
   - name: ingress
     address:
       socket_address:
-        address: 0.0.0.0
-        port_value: {LISTEN_PORT}
+        address: {b.listen_address}
+        port_value: {b.listen_port}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -179,6 +230,19 @@ static_resources:
           stat_prefix: ingress_http
           # x-request-id for every request: the audit record's request_id.
           generate_request_id: true
+          # Path and header hygiene, so that jitgate, the routes and the upstream all read
+          # the same request (deploy/README.md explains each):
+          # - RFC 3986 normalisation (`/a/./b/../c` -> `/a/c`) and `//` -> `/` before any
+          #   filter sees the path;
+          normalize_path: true
+          merge_slashes: true
+          # - `%2F`/`%5C` in a path are answered with a redirect to the unescaped path,
+          #   so the request that reaches jitgate never hides a `/` from the policy;
+          path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT
+          common_http_protocol_options:
+            # - a header name with `_` (`x_jit_subject`) is refused (400): upstreams
+            #   that treat `_` and `-` alike would read it as jitgate's `x-jit-subject`.
+            headers_with_underscores_action: REJECT_REQUEST
           route_config:
             name: local
             virtual_hosts:
@@ -196,23 +260,32 @@ static_resources:
               config:
                 name: jitgate
                 root_id: jitgate
-                # A crash or a fatal error of the VM denies requests (503) instead of
-                # letting them through; a configuration jitgate rejects is refused
-                # by Envoy when it is loaded.
-                failure_policy: FAIL_CLOSED
+                # A crash or a fatal error of the VM fails the request it happened on
+                # (503, never let through) and Envoy then starts a fresh VM for the next
+                # requests (FAIL_RELOAD, Envoy >= 1.33), so one trap costs one request,
+                # not the worker; a configuration jitgate rejects is refused by Envoy
+                # when it is loaded.
+                failure_policy: {b.failure_policy}
+                # FAIL_RELOAD's backoff: requests on that worker are answered 503 until
+                # the fresh VM exists; 100 ms after a trap (Envoy's default is 1 s),
+                # growing to at most 1 s while VMs keep failing.
+                reload_config:
+                  backoff:
+                    base_interval: 0.1s
+                    max_interval: 1s
                 vm_config:
                   vm_id: jitgate
                   runtime: envoy.wasm.runtime.v8
                   code:
                     local:
-                      filename: {WASM_PATH}
+                      filename: {b.wasm_path}
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: |
 {embedded}
           - name: envoy.filters.http.router
             typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router{tls_block(b)}
   clusters:
   - name: upstream
     type: STATIC
@@ -224,8 +297,8 @@ static_resources:
         - endpoint:
             address:
               socket_address:
-                address: {UPSTREAM_HOST}
-                port_value: {UPSTREAM_PORT}
+                address: {b.upstream_host}
+                port_value: {b.upstream_port}
 """
 
 
@@ -234,7 +307,7 @@ def istio_yaml(cfg: dict, inputs: list[str]) -> str:
     return HEADER.format(inputs=", ".join(inputs)) + f"""#
 # jitgate in an Istio sidecar (or gateway) in front of the workloads labelled
 # app: db-gateway, as an AUTHZ-phase filter (after Istio's authentication, before its
-# authorization), failing closed. Push the filter as an OCI image (for example with
+# authorization), failing closed and reloading a VM that traps. Push the filter as an OCI image (for example with
 # `oras push ... target/jitgate_filter.wasm:application/vnd.module.wasm.content.layer.v1+wasm`)
 # or mount it and use `url: file:///var/local/lib/wasm-filters/jitgate_filter.wasm`.
 #
@@ -257,7 +330,9 @@ spec:
   imagePullPolicy: IfNotPresent
   pluginName: jitgate
   phase: AUTHZ
-  failStrategy: FAIL_CLOSE
+  # A trap of the VM fails that one request and the next gets a fresh VM (as Envoy's
+  # FAIL_RELOAD); the request is never let through.
+  failStrategy: FAIL_RELOAD
   type: HTTP
   match:
   - mode: SERVER
@@ -275,7 +350,46 @@ def outputs() -> dict[Path, str]:
     }
 
 
+def render_bootstrap(argv: list[str]) -> int:
+    """`render.py bootstrap`: one Envoy bootstrap for a given configuration, filter file
+    and ports (the tests, the demo and local runs use it; the shipped files do not)."""
+    import argparse
+
+    def host_port(text: str) -> tuple[str, int]:
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit():
+            raise argparse.ArgumentTypeError(f"`{text}` is not HOST:PORT")
+        return host, int(port)
+
+    ap = argparse.ArgumentParser(prog="render.py bootstrap", description=render_bootstrap.__doc__)
+    ap.add_argument("--config", required=True, type=Path, help="jitgate configuration (JSON, \"@file:PATH\" allowed)")
+    ap.add_argument("--wasm", required=True, help="the filter .wasm (absolute path)")
+    ap.add_argument("--listen", type=host_port, default=("127.0.0.1", LISTEN_PORT), metavar="HOST:PORT")
+    ap.add_argument("--admin-port", type=int, default=ADMIN_PORT)
+    ap.add_argument("--upstream", type=host_port, default=(UPSTREAM_HOST, UPSTREAM_PORT), metavar="HOST:PORT")
+    ap.add_argument("--failure-policy", default="FAIL_RELOAD", choices=["FAIL_RELOAD", "FAIL_CLOSED", "FAIL_OPEN"])
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-ca")
+    ap.add_argument("--out", type=Path, help="write here instead of stdout")
+    a = ap.parse_args(argv)
+    inputs: list[str] = []
+    cfg = resolve(json.loads(a.config.read_text(encoding="utf-8")), inputs)
+    text = envoy_yaml(cfg, inputs or [str(a.config)], Bootstrap(
+        wasm_path=a.wasm, listen_address=a.listen[0], listen_port=a.listen[1], admin_port=a.admin_port,
+        upstream_host=a.upstream[0], upstream_port=a.upstream[1], failure_policy=a.failure_policy,
+        tls_cert=a.tls_cert, tls_key=a.tls_key, tls_ca=a.tls_ca,
+    ))
+    if a.out:
+        a.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["bootstrap"]:
+        return render_bootstrap(argv[2:])
     check = "--check" in argv[1:]
     unknown = [a for a in argv[1:] if a != "--check"]
     if unknown:

@@ -7,12 +7,14 @@
    compiled for Python). Unknown fields, wrong types and unknown enum values fail;
    every typed_config `Any` is resolved and parsed as its real message (the modules of
    the HTTP connection manager, the Wasm filter, the router and the wrappers are
-   imported so their `@type`s resolve). Then what the proto cannot say: the Wasm filter
-   runs on V8, fails closed, loads a local file, sits before the router; its
+   imported so their `@type`s resolve). Then what the proto cannot say: the connection
+   manager normalises paths (normalize_path, merge_slashes, escaped slashes redirected)
+   and rejects header names with underscores; the Wasm filter runs on V8, fails closed
+   and reloads a VM that traps (FAIL_RELOAD), loads a local file, sits before the router; its
    `configuration` is a StringValue holding a jitgate configuration (checked against
    DESIGN §6) equal to deploy/jitgate-config.json.
 3. deploy/istio-wasmplugin.yaml has the WasmPlugin shape (extensions.istio.io/v1alpha1,
-   known spec fields only, phase AUTHZ, failStrategy FAIL_CLOSE, a url with a known
+   known spec fields only, phase AUTHZ, failStrategy FAIL_RELOAD, a url with a known
    scheme, a selector) and its pluginConfig is the same jitgate configuration.
 4. If JITGATE_BIN names the `jitgate` command, the configuration is also compiled by
    the native core (`jitgate eval`, exit 2 on a configuration error).
@@ -45,6 +47,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from envoy.extensions.wasm.v3 import wasm_pb2
+from envoy.config.core.v3 import protocol_pb2
 from google.protobuf import wrappers_pb2
 
 sys.path.append(str(Path(__file__).resolve().parent))
@@ -129,6 +132,20 @@ def check_jitgate_config(cfg, where: str) -> None:
 # --- envoy.yaml ----------------------------------------------------------------------
 
 
+def check_hcm_hygiene(hcm, where: str) -> None:
+    """The settings that make jitgate, the routes and the upstream read the same request
+    (deploy/README.md, \"Path and header hygiene\")."""
+    if not hcm.normalize_path.value:
+        raise Invalid(f"{where}: normalize_path must be true")
+    if not hcm.merge_slashes:
+        raise Invalid(f"{where}: merge_slashes must be true")
+    action = hcm.path_with_escaped_slashes_action
+    if action not in (hcm_pb2.HttpConnectionManager.UNESCAPE_AND_REDIRECT, hcm_pb2.HttpConnectionManager.REJECT_REQUEST):
+        raise Invalid(f"{where}: path_with_escaped_slashes_action must be UNESCAPE_AND_REDIRECT or REJECT_REQUEST")
+    if hcm.common_http_protocol_options.headers_with_underscores_action != protocol_pb2.HttpProtocolOptions.REJECT_REQUEST:
+        raise Invalid(f"{where}: common_http_protocol_options.headers_with_underscores_action must be REJECT_REQUEST")
+
+
 def check_envoy(doc, expected_config: dict) -> None:
     if not isinstance(doc, dict):
         raise Invalid("envoy.yaml: not a YAML mapping")
@@ -148,6 +165,7 @@ def check_envoy(doc, expected_config: dict) -> None:
                     continue
                 hcm = hcm_pb2.HttpConnectionManager()
                 network_filter.typed_config.Unpack(hcm)
+                check_hcm_hygiene(hcm, f"envoy.yaml: listener `{listener.name}`")
                 names = [f.typed_config.type_url for f in hcm.http_filters]
                 for index, http_filter in enumerate(hcm.http_filters):
                     if http_filter.typed_config.type_url != WASM_FILTER_TYPE:
@@ -169,8 +187,13 @@ def check_envoy(doc, expected_config: dict) -> None:
         plugin = wasm.config
         if plugin.vm_config.runtime != "envoy.wasm.runtime.v8":
             raise Invalid(f"{where}: vm_config.runtime must be envoy.wasm.runtime.v8, not `{plugin.vm_config.runtime}`")
-        if plugin.failure_policy != wasm_pb2.FAIL_CLOSED or plugin.fail_open:
-            raise Invalid(f"{where}: failure_policy must be FAIL_CLOSED (and fail_open unset)")
+        if plugin.failure_policy != wasm_pb2.FAIL_RELOAD or plugin.fail_open:
+            raise Invalid(f"{where}: failure_policy must be FAIL_RELOAD (and fail_open unset)")
+        backoff = plugin.reload_config.backoff
+        if not plugin.HasField("reload_config") or not backoff.HasField("base_interval") \
+                or backoff.base_interval.ToMilliseconds() > 1000 or backoff.max_interval.ToMilliseconds() > 10000:
+            raise Invalid(f"{where}: reload_config.backoff must set base_interval (at most 1s; requests on a worker "
+                          "whose VM trapped are answered 503 until it is reloaded) and max_interval at most 10s")
         if not plugin.vm_config.code.local.filename:
             raise Invalid(f"{where}: vm_config.code.local.filename is required")
         if not plugin.configuration.Is(wrappers_pb2.StringValue.DESCRIPTOR):
@@ -223,8 +246,8 @@ def check_istio(doc, expected_config: dict) -> None:
         raise Invalid(f"{where}: spec.url must be an oci://, file:// or http(s):// URL")
     if spec.get("phase") != "AUTHZ":
         raise Invalid(f"{where}: spec.phase must be AUTHZ (after authentication, before authorization)")
-    if spec.get("failStrategy") != "FAIL_CLOSE":
-        raise Invalid(f"{where}: spec.failStrategy must be FAIL_CLOSE")
+    if spec.get("failStrategy") != "FAIL_RELOAD":
+        raise Invalid(f"{where}: spec.failStrategy must be FAIL_RELOAD")
     if spec.get("imagePullPolicy", "IfNotPresent") not in PULL_POLICIES:
         raise Invalid(f"{where}: spec.imagePullPolicy is not one of {sorted(PULL_POLICIES)}")
     if spec.get("type", "HTTP") not in PLUGIN_TYPES - {"NETWORK"}:
@@ -288,6 +311,9 @@ def self_test() -> int:
     hcm = envoy["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     wasm_index = next(i for i, f in enumerate(hcm["http_filters"]) if f["typed_config"]["@type"] == WASM_FILTER_TYPE)
 
+    def hcm_of(doc):
+        return doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+
     def wasm_config(doc):
         return doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"][wasm_index]["typed_config"]["config"]
 
@@ -321,6 +347,13 @@ def self_test() -> int:
         "envoy: unknown enum value": envoy_break(lambda d: wasm_config(d).update(failure_policy="FAIL_CLOSE")),
         "envoy: FAIL_OPEN": envoy_break(lambda d: wasm_config(d).update(failure_policy="FAIL_OPEN")),
         "envoy: fail_open": envoy_break(lambda d: wasm_config(d).update(fail_open=True)),
+        "envoy: FAIL_CLOSED (a trap would cost the worker)": envoy_break(lambda d: wasm_config(d).update(failure_policy="FAIL_CLOSED")),
+        "envoy: no reload backoff": envoy_break(lambda d: wasm_config(d).pop("reload_config")),
+        "envoy: reload backoff of a minute": envoy_break(lambda d: wasm_config(d)["reload_config"]["backoff"].update(base_interval="60s", max_interval="60s")),
+        "envoy: normalize_path off": envoy_break(lambda d: hcm_of(d).update(normalize_path=False)),
+        "envoy: merge_slashes unset": envoy_break(lambda d: hcm_of(d).pop("merge_slashes")),
+        "envoy: escaped slashes kept": envoy_break(lambda d: hcm_of(d).update(path_with_escaped_slashes_action="KEEP_UNCHANGED")),
+        "envoy: underscores allowed": envoy_break(lambda d: hcm_of(d)["common_http_protocol_options"].update(headers_with_underscores_action="ALLOW")),
         "envoy: another runtime": envoy_break(lambda d: wasm_config(d)["vm_config"].update(runtime="envoy.wasm.runtime.null")),
         "envoy: port as a string that is not a number": envoy_break(lambda d: d["admin"]["address"]["socket_address"].update(port_value="http")),
         "envoy: router before the filter": envoy_break(lambda d: d["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"].reverse()),
@@ -335,6 +368,7 @@ def self_test() -> int:
         "jitgate: differs from the rendered configuration": jitgate_break(lambda c: c.update(resource="other")),
         "istio: `phse` (misspelled)": istio_break(lambda d: rename(d["spec"], "phase", "phse")),
         "istio: FAIL_OPEN": istio_break(lambda d: d["spec"].update(failStrategy="FAIL_OPEN")),
+        "istio: FAIL_CLOSE": istio_break(lambda d: d["spec"].update(failStrategy="FAIL_CLOSE")),
         "istio: wrong apiVersion": istio_break(lambda d: d.update(apiVersion="extensions.istio.io/v1beta9")),
         "istio: no url": istio_break(lambda d: d["spec"].pop("url")),
         "istio: ftp url": istio_break(lambda d: d["spec"].update(url="ftp://x/jitgate.wasm")),
@@ -349,8 +383,15 @@ def self_test() -> int:
         "envoy: unknown field in the connection manager": 'has no field named "stat_prefx"',
         "envoy: wrong Wasm @type": "WasmFilter",
         "envoy: unknown enum value": "FAIL_CLOSE",
-        "envoy: FAIL_OPEN": "failure_policy must be FAIL_CLOSED",
-        "envoy: fail_open": "failure_policy must be FAIL_CLOSED",
+        "envoy: FAIL_OPEN": "failure_policy must be FAIL_RELOAD",
+        "envoy: fail_open": "failure_policy must be FAIL_RELOAD",
+        "envoy: FAIL_CLOSED (a trap would cost the worker)": "failure_policy must be FAIL_RELOAD",
+        "envoy: no reload backoff": "reload_config.backoff must set base_interval",
+        "envoy: reload backoff of a minute": "reload_config.backoff must set base_interval",
+        "envoy: normalize_path off": "normalize_path must be true",
+        "envoy: merge_slashes unset": "merge_slashes must be true",
+        "envoy: escaped slashes kept": "path_with_escaped_slashes_action",
+        "envoy: underscores allowed": "headers_with_underscores_action must be REJECT_REQUEST",
         "envoy: another runtime": "runtime must be envoy.wasm.runtime.v8",
         "envoy: port as a string that is not a number": "port_value",
         "envoy: router before the filter": "must come before the router",
@@ -364,7 +405,8 @@ def self_test() -> int:
         "jitgate: bad mode": "`mode`",
         "jitgate: differs from the rendered configuration": "differs from deploy/jitgate-config.json",
         "istio: `phse` (misspelled)": "unknown field `spec.phse`",
-        "istio: FAIL_OPEN": "failStrategy must be FAIL_CLOSE",
+        "istio: FAIL_OPEN": "failStrategy must be FAIL_RELOAD",
+        "istio: FAIL_CLOSE": "failStrategy must be FAIL_RELOAD",
         "istio: wrong apiVersion": "apiVersion",
         "istio: no url": "spec.url",
         "istio: ftp url": "spec.url",

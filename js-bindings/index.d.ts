@@ -176,6 +176,10 @@ export type ReasonCode =
   | 'policy_denied'
   | 'policy_undefined'
   | 'policy_error'
+  /** A value a client sent that the gate cannot read (absolute-form path, bad header name): 400. */
+  | 'request_invalid'
+  /** The host failed (500). */
+  | 'internal_error'
   | TokenErrorCode;
 
 /** A verified approval. Optional members are absent when the token lacks them. */
@@ -343,9 +347,15 @@ export class Gate {
   readonly mode: 'enforce' | 'dry_run';
   /** The header that carries the approval token (lower case). */
   readonly tokenHeader: string;
+  /** Warnings about the configuration (such as trusting the published demo key), one string each, naming the field. */
+  readonly warnings: string[];
   /**
-   * Decides a request. A missing or bad token is a denial with its code, not an error.
-   * @throws {JitgateError} `request_invalid` (naming the field) or `argument_invalid`.
+   * Decides a request. Nothing a client can send makes it throw: a missing or bad token
+   * is a denial with its code, and a request value the gate cannot read (such as an
+   * absolute-form `path`) is a denial with reason `request_invalid` (400).
+   * @throws {JitgateError} `request_invalid` when `request` is not the request form
+   *   (a programming error: a missing or mistyped member, naming the field), or
+   *   `argument_invalid` for a bad `now`.
    */
   decide(request: GateRequest, options?: DecideOptions): Decision;
   /** Verifies a token without running the policy. */

@@ -4,6 +4,10 @@
 #   The approval's `actions` bound the HTTP methods the requester may use:
 #   read -> GET, HEAD, OPTIONS; write -> POST, PUT, PATCH; delete -> DELETE;
 #   admin -> every method. An approval without `actions` grants no method.
+#   A method-override signal (headers X-HTTP-Method-Override, X-HTTP-Method,
+#   X-Method-Override in any case or spelling with "_"; query parameters
+#   _method or method) naming another method than the request's is denied,
+#   whatever the actions: the upstream may act on either method.
 #   Entrypoint: data.access.action_scope.decision
 #   ({"allow": bool, "reason": string}).
 #
@@ -54,6 +58,7 @@ allow if {
 	in_window
 	resource_covered
 	method_granted
+	count(conflicting_overrides) == 0
 	count(violations) == 0
 }
 
@@ -83,6 +88,11 @@ violations contains msg if {
 	msg := sprintf("method %s is not covered by the approved actions %s (needs %s)", [method, granted_list, needed_list])
 }
 
+violations contains msg if {
+	some o in conflicting_overrides
+	msg := sprintf("method override %s %q does not match the request method %s; send the intended method itself", [o[0], o[1], method])
+}
+
 # --- helpers -------------------------------------------------------------------
 
 verified if is_object(input.approval)
@@ -91,9 +101,11 @@ method := input.request.method
 
 path := split(input.request.path, "?")[0]
 
+# A GET that asks the upstream to act as DELETE is not a health check.
 health_check if {
 	method in {"GET", "HEAD"}
 	path == "/healthz"
+	count(conflicting_overrides) == 0
 }
 
 in_window if {
@@ -140,3 +152,91 @@ granted_list := sprintf("[%s]", [list_or_none(granted_actions)])
 needed_list := concat(" or ", sort(needed_actions)) if count(needed_actions) > 0
 
 needed_list := "an action the configuration does not define" if count(needed_actions) == 0
+
+# --- method overrides ------------------------------------------------------------
+
+# Frameworks let a client tunnel a method through POST (or GET): a header
+# (X-HTTP-Method-Override and its variants) or a query parameter (`_method`,
+# `method`). The upstream may act on the tunnelled method while this policy
+# sees only the request's, so a POST with `X-HTTP-Method-Override: DELETE` on
+# a write-only approval would delete. Any such signal that names a method
+# other than the request's is denied, whatever the approved actions (no
+# guessing which of several signals, or which of a repeated header's values,
+# the upstream honours); a signal naming the request's own method is harmless.
+# Each entry is [how it was sent, the value as sent].
+conflicting_overrides contains [sprintf("header %s", [lower(name)]), value] if {
+	is_object(input.request.headers)
+	some name, value in input.request.headers
+	override_header_name(name)
+	not override_names_method(value)
+}
+
+conflicting_overrides contains [sprintf("query parameter %s", [name]), value] if {
+	some p in query_params
+	name := p[0]
+	value := p[1]
+	override_param(name)
+	not override_names_method(pct_decode(value))
+}
+
+# Decoded once, or twice for a server that decodes again (%255Fmethod).
+override_param(name) if override_param_name(pct_decode(name))
+
+override_param(name) if override_param_name(pct_decode(pct_decode(name)))
+
+# Header names in any case; "_" for "-" too, since CGI-style servers map both
+# to the same variable (HTTP_X_HTTP_METHOD_OVERRIDE).
+override_header_name(name) if {
+	regex.match(`^x[-_](http[-_]method([-_]override)?|method[-_]override)$`, lower(name))
+}
+
+# `_method` and `method` in any case, with the spellings a framework may fold
+# into them: PHP turns a leading ".", " " or "[" into "_" and reads
+# `_method[...]` as `_method`. The header names count as parameter names too.
+override_param_name(name) if {
+	regex.match(`^[_. \[]?method(\[.*)?$`, lower(trim_space(name)))
+}
+
+override_param_name(name) if override_header_name(trim_space(name))
+
+# The override names exactly the request's method (any case, surrounding blanks).
+override_names_method(value) if {
+	is_string(value)
+	is_string(method)
+	upper(trim_space(value)) == method
+}
+
+# The query string's parameters as [name, value] pairs, as sent: split on "&"
+# and ";" (both are separators in some frameworks); a parameter without "="
+# has the value "".
+query_params contains [name, value] if {
+	is_string(input.request.path)
+	parts := split(input.request.path, "?")
+	count(parts) > 1
+	query := concat("?", array.slice(parts, 1, count(parts)))
+	some param in regex.split(`[&;]`, query)
+	kv := split(param, "=")
+	name := kv[0]
+	value := concat("=", array.slice(kv, 1, count(kv)))
+}
+
+# Percent-decoding of the printable ASCII escapes (enough to recognise a
+# name or a method; other escapes stay as they are), "+" read as a space.
+pct_decode(s) := concat("", [decode_piece(i, piece) | some i, piece in split(replace(s, "+", " "), "%")])
+
+decode_piece(i, piece) := piece if {
+	i == 0
+} else := concat("", [char, substring(piece, 2, -1)]) if {
+	char := ascii_char(lower(substring(piece, 0, 2)))
+} else := concat("", ["%", piece])
+
+printable_ascii := concat("", [` !"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`, "`", `abcdefghijklmnopqrstuvwxyz{|}~`])
+
+hex_digits := {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9, "a": 10, "b": 11, "c": 12, "d": 13, "e": 14, "f": 15}
+
+ascii_char(hex) := substring(printable_ascii, code - 32, 1) if {
+	count(hex) == 2
+	code := (hex_digits[substring(hex, 0, 1)] * 16) + hex_digits[substring(hex, 1, 1)]
+	code >= 32
+	code <= 126
+}

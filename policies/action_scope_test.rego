@@ -204,3 +204,104 @@ test_invalid_mapping_denied if {
 		}
 	}
 }
+
+# --- method overrides (a tunnelled method must not exceed the approval) ---
+
+with_headers(inp, h) := object.union(inp, {"request": {"headers": h}})
+
+at_path(inp, p) := object.union(inp, {"request": {"path": p}})
+
+test_override_header_to_another_method_denied if {
+	inp := with_headers(req(["write"], "POST"), {"x-http-method-override": "DELETE"})
+	decide(inp) == {
+		"allow": false,
+		"reason": `method override header x-http-method-override "DELETE" does not match the request method POST; send the intended method itself`,
+	}
+}
+
+test_override_header_variants_denied if {
+	every name in [
+		"X-HTTP-Method-Override", "x-http-method", "X-Method-Override",
+		"x_http_method_override", "X-HTTP-METHOD", "x_method_override",
+	] {
+		inp := with_headers(req(["write"], "POST"), {name: "delete"})
+		not decide(inp).allow
+	}
+}
+
+test_override_header_denied_whatever_the_actions if {
+	# Admin would allow DELETE itself, but the gateway does not guess which
+	# method the upstream acts on: send DELETE.
+	not decide(with_headers(req(["admin"], "POST"), {"x-http-method-override": "DELETE"})).allow
+
+	# A read approval cannot tunnel a write through GET either.
+	not decide(with_headers(req(["read"], "GET"), {"x-http-method": "PUT"})).allow
+}
+
+test_override_header_repeated_or_odd_values_denied if {
+	every value in ["POST,DELETE", "DELETE, POST", "", " ", "PO ST", "delete"] {
+		inp := with_headers(req(["write"], "POST"), {"x-http-method-override": value})
+		not decide(inp).allow
+	}
+}
+
+test_override_naming_the_request_method_allowed if {
+	every value in ["POST", "post", " POST "] {
+		inp := with_headers(req(["write"], "POST"), {"X-HTTP-Method-Override": value})
+		decide(inp) == {"allow": true, "reason": "method POST allowed by actions [write]"}
+	}
+	decide(at_path(req(["write"], "POST"), "/orders?_method=POST")).allow
+}
+
+test_override_query_parameter_denied if {
+	inp := at_path(req(["write"], "POST"), "/orders/7?_method=DELETE")
+	decide(inp) == {
+		"allow": false,
+		"reason": `method override query parameter _method "DELETE" does not match the request method POST; send the intended method itself`,
+	}
+}
+
+test_override_query_parameter_spellings_denied if {
+	every p in [
+		"/orders/7?method=DELETE",
+		"/orders/7?_METHOD=delete",
+		"/orders/7?page=2&_method=DELETE",
+		"/orders/7?page=2;_method=DELETE",
+		"/orders/7?%5Fmethod=DELETE",
+		"/orders/7?_%6Dethod=DELETE",
+		"/orders/7?%255Fmethod=DELETE",
+		"/orders/7?_method=%44ELETE",
+		"/orders/7?_method=DELETE&_method=POST",
+		"/orders/7?_method[]=DELETE",
+		"/orders/7?.method=DELETE",
+		"/orders/7?+_method=DELETE",
+		"/orders/7?x-http-method-override=DELETE",
+		"/orders/7?_method",
+	] {
+		not decide(at_path(req(["write"], "POST"), p)).allow
+	}
+}
+
+test_ordinary_query_parameters_allowed if {
+	every p in ["/orders/7?methods=all", "/orders/7?payment_method=card", "/orders/7?x=_method=DELETE", "/orders/7?a=1?_method=DELETE", "/orders/7?"] {
+		decide(at_path(req(["write"], "POST"), p)).allow
+	}
+}
+
+test_override_reports_every_signal if {
+	inp := with_headers(at_path(req(["write"], "POST"), "/orders/7?_method=PUT"), {"x-method-override": "DELETE"})
+	decide(inp).reason == concat("; ", [
+		`method override header x-method-override "DELETE" does not match the request method POST; send the intended method itself`,
+		`method override query parameter _method "PUT" does not match the request method POST; send the intended method itself`,
+	])
+}
+
+test_odd_headers_do_not_fail_the_policy if {
+	inp := object.union(req(["write"], "POST"), {"request": {"headers": "x-http-method-override: DELETE"}})
+	decide(inp).allow
+}
+
+test_healthz_with_override_is_not_a_health_check if {
+	not decide(at_path(anonymous, "/healthz?_method=DELETE")).allow
+	not decide(with_headers(at_path(anonymous, "/healthz"), {"x-http-method-override": "DELETE"})).allow
+}

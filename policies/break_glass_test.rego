@@ -192,3 +192,42 @@ test_invalid_max_window_denies_emergencies_only if {
 		break_glass.allow with input as normal with data.jitgate.break_glass.max_window_seconds as bad with time.now_ns as t_10_30
 	}
 }
+
+# --- a risk hiding invisible or lookalike characters is denied ---
+
+test_zero_width_in_risk_denied if {
+	# "emer\u200bgency" must not pass as an ordinary 8 h approval.
+	inp := object.union(duration(emergency, 8 * one_hour), {"approval": {"risk": "emer\u200bgency"}})
+	decide(inp) == {
+		"allow": false,
+		"reason": concat("", [
+			`break-glass denied: the emergency window of 28800 s exceeds the 3600 s maximum; `,
+			`the risk claim "emer\u200bgency" contains invisible, formatting or fullwidth characters; `,
+			`reason given: "INC-42 orders stuck in refund queue"`,
+		]),
+	}
+}
+
+test_invisible_or_lookalike_risk_denied if {
+	every risk in [
+		"\ufeffemergency", "emergency\u200d", "emer\u00adgency", "\u202eemergency", "emer\u2060gency",
+		"\u2066emergency\u2069", "\uff45mergency", "emer\u00a0gency", "low\u200b", "\u200b",
+	] {
+		inp := object.union(emergency, {"approval": {"risk": risk}})
+		d := decide(inp)
+		d.allow == false
+		contains(d.reason, sprintf("the risk claim %q contains invisible, formatting or fullwidth characters", [risk]))
+		not d.headers
+	}
+}
+
+test_zero_width_only_reason_is_no_reason if {
+	d := decide(object.union(emergency, {"approval": {"reason": "\u200b\u2060 \ufeff"}}))
+	d == {"allow": false, "reason": "break-glass denied: an emergency approval needs a reason"}
+}
+
+test_bidi_controls_removed_from_quoted_reason if {
+	d := decide(object.union(emergency, {"approval": {"reason": "INC-42 \u202erefund\u202c queue"}}))
+	d.allow == true
+	d.reason == "break-glass: INC-42 refund queue"
+}

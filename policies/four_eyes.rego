@@ -3,7 +3,10 @@
 # description: |
 #   Every approval needs at least one approver other than the requester.
 #   Approvals touching a sensitive resource need at least two distinct
-#   approvers, none of them the requester, and a ticket reference.
+#   approvers, none of them the requester, and a ticket reference. A
+#   requester or approver identity containing invisible, formatting, control,
+#   Unicode-space or fullwidth characters is denied (`bob\u200b@example.com`
+#   must not count as a second person).
 #   Entrypoint: data.access.four_eyes.decision
 #   ({"allow": bool, "reason": string}).
 #
@@ -69,6 +72,8 @@ allow if {
 	in_window
 	resource_covered
 	not self_approved
+	not unsafe_requester
+	count(unsafe_approvers) == 0
 	count(independent_approvers) >= required_approvers
 	ticket_ok
 	count(violations) == 0
@@ -102,6 +107,14 @@ violations contains "the approval window is not open at the request time" if not
 violations contains sprintf("the approval does not name the guarded resource %q", [input.resource]) if not resource_covered
 
 violations contains sprintf("the requester %s cannot approve their own access", [input.approval.subject]) if self_approved
+
+violations contains sprintf("the requester identity %q contains invisible, formatting or fullwidth characters", [input.approval.subject]) if {
+	unsafe_requester
+}
+
+violations contains sprintf("approver %q contains invisible, formatting or fullwidth characters", [a]) if {
+	some a in unsafe_approvers
+}
 
 violations contains msg if {
 	sensitive
@@ -171,9 +184,42 @@ normalize(id) := lower(trim_space(id))
 requester := normalize(input.approval.subject)
 
 approvers contains normalize(a) if {
+	is_array(input.approval.approvers)
 	some a in input.approval.approvers
 	is_string(a)
 	normalize(a) != ""
+}
+
+# Characters that render as nothing or as an ASCII lookalike, and that other
+# systems drop or fold (Unicode default-ignorable stripping, NFKC): with them
+# one person could appear as two distinct approvers ("bob@example.com" and
+# "bob\u200b@example.com" or "ｂob@example.com"), or the requester could
+# dodge the self-approval check. An identity containing one, after trimming
+# surrounding blanks, is not normalised but denied: C0/C1 controls, Unicode
+# spaces, the soft hyphen, zero-width characters (U+200B-U+200D, U+2060,
+# U+FEFF), bidi marks, embeddings, overrides and isolates (U+200E, U+200F,
+# U+061C, U+202A-U+202E, U+2066-U+2069), invisible operators, fillers,
+# variation selectors, tag characters and the fullwidth/halfwidth forms block
+# (U+FF00-U+FFEF).
+unsafe_identity_chars := concat("", [
+	`[\x{0000}-\x{001F}\x{007F}-\x{00A0}\x{00AD}\x{034F}\x{061C}\x{115F}\x{1160}\x{1680}`,
+	`\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{2000}-\x{200F}\x{2028}-\x{202F}\x{205F}-\x{206F}`,
+	`\x{3000}\x{3164}\x{FE00}-\x{FE0F}\x{FEFF}\x{FF00}-\x{FFEF}\x{FFF0}-\x{FFFB}`,
+	`\x{1D173}-\x{1D17A}\x{E0000}-\x{E0FFF}]`,
+])
+
+unsafe_identity(id) if regex.match(unsafe_identity_chars, normalize(id))
+
+unsafe_requester if {
+	is_string(input.approval.subject)
+	unsafe_identity(input.approval.subject)
+}
+
+unsafe_approvers contains a if {
+	is_array(input.approval.approvers)
+	some a in input.approval.approvers
+	is_string(a)
+	unsafe_identity(a)
 }
 
 self_approved if requester in approvers

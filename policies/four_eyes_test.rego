@@ -247,3 +247,49 @@ test_invalid_ticket_pattern_reason if {
 	d := four_eyes.decision with input as sensitive with data.jitgate.four_eyes as cfg with time.now_ns as t_10_30
 	d == {"allow": false, "reason": "four-eyes configuration is invalid: ticket_pattern must be a valid regular expression"}
 }
+
+# --- identities hiding invisible or lookalike characters are denied ---
+
+test_zero_width_second_approver_denied if {
+	# One person twice: a zero-width space makes the second look distinct.
+	d := decide(approvers(sensitive, ["bob@example.com", "bob\u200b@example.com"]))
+	d == {
+		"allow": false,
+		"reason": `approver "bob\u200b@example.com" contains invisible, formatting or fullwidth characters`,
+	}
+}
+
+test_invisible_or_lookalike_approver_denied if {
+	every a in [
+		"\ufeffbob@example.com",
+		"bob@exam\u00adple.com",
+		"bob\u200c@example.com",
+		"bob\u200d@example.com",
+		"bob\u2060@example.com",
+		"\u202ebob@example.com",
+		"bob@example.com\u2066",
+		"bob\u200e@example.com",
+		"b\u0000ob@example.com",
+		"bob\u00a0@example.com",
+		"\uff42ob@example.com",
+	] {
+		inp := approvers(sensitive, ["carol@example.com", "dave@example.com", a])
+		d := decide(inp)
+		d.allow == false
+		d.reason == sprintf("approver %q contains invisible, formatting or fullwidth characters", [a])
+	}
+}
+
+test_zero_width_requester_cannot_dodge_self_approval if {
+	inp := object.union(sensitive, {"approval": {
+		"subject": "alice\u200b@example.com",
+		"approvers": ["alice@example.com", "bob@example.com"],
+	}})
+	d := decide(inp)
+	d.allow == false
+	d.reason == `the requester identity "alice\u200b@example.com" contains invisible, formatting or fullwidth characters`
+}
+
+test_surrounding_unicode_blanks_are_trimmed if {
+	decide(approvers(base, ["\u00a0bob@example.com\u3000"])).allow
+}

@@ -6,9 +6,11 @@
 #   reaches /orders and everything below it, and nothing else. Paths are
 #   matched without their query string by glob.match with "/" as the
 #   delimiter (`*` stays inside one segment, `**` crosses segments). Paths
-#   that are not in canonical form (dot segments, empty segments,
-#   backslashes, percent-encoded dots, slashes, backslashes or percent signs)
-#   are denied, so `/orders/../admin` cannot borrow the `/orders/**` grant.
+#   that are not in canonical form are denied, so `/orders/../admin` cannot
+#   borrow the `/orders/**` grant: canonical means only ASCII path characters
+#   and escapes of printable ASCII, without empty or dot segments and without
+#   escaped dots, slashes, backslashes, semicolons or percent signs
+#   (see canonical_path below).
 #   Entrypoint: data.access.path_scope.decision
 #   ({"allow": bool, "reason": string}).
 #
@@ -158,22 +160,36 @@ matching_patterns contains p if {
 }
 
 # Paths an upstream might resolve differently from the text matched here.
+# The rule is an allow-list, not a list of known tricks: a canonical path is
+# "/" followed by RFC 3986 path characters (ASCII letters, digits and
+# -._~!$&'()*+,;=:@/) and percent escapes of printable ASCII (%20-%7E) only,
+# and then none of
+#   - an empty segment ("//"), a "." or ".." segment (also "..;x", ".%20.",
+#     "..%20" and other all-dot segments, which some servers trim to "..");
+#   - an escaped ".", "/", "\", ";", "%" or DEL (%2e, %2f, %5c, %3b, %25,
+#     %7f, any case), which decode to path syntax or invite double decoding.
+# So everything outside ASCII is denied, raw (fullwidth "．" U+FF0E, the
+# one-dot leader U+2024, ...) or escaped (%ef%bc%8e, overlong UTF-8 such as
+# %c0%ae or %e0%80%ae, every %80-%ff), and so are controls (%00-%1f), a
+# backslash, "%" not followed by two hex digits (%u002e, %%, a trailing %),
+# and raw characters such as space, '"', "<", "[", "{", "|" or "^".
 canonical_path if {
 	is_string(path)
-	startswith(path, "/")
+	regex.match(`^/(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[2-7][0-9A-Fa-f])*$`, path)
 	not contains(path, "//")
-	not contains(path, "\\")
 	not encoded_metacharacter
 	not dot_segment
 }
 
 encoded_metacharacter if {
-	some e in ["%2e", "%2f", "%5c", "%25", "%00"]
+	some e in ["%2e", "%2f", "%5c", "%3b", "%25", "%7f"]
 	contains(lower(path), e)
 }
 
-# "." and ".." segments, also with ";parameters" as some servers accept them.
+# "." and ".." segments, also with ";parameters" as some servers accept them,
+# and any segment made only of dots and (escaped) spaces, which Windows-style
+# path handling trims to "." or "..".
 dot_segment if {
 	some segment in split(path, "/")
-	split(segment, ";")[0] in {".", ".."}
+	regex.match(`^(?:\.|%20)*\.(?:\.|%20)*$`, lower(split(segment, ";")[0]))
 }

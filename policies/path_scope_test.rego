@@ -197,3 +197,69 @@ test_expired_window_denied if {
 	d := path_scope.decision with input as base with data.jitgate.path_scope as config with time.now_ns as t_11_01
 	d == {"allow": false, "reason": "the approval window is not open at the request time"}
 }
+
+# --- encodings an upstream may decode to path syntax, or fold to ASCII ---
+
+test_encoding_tricks_denied if {
+	every p in [
+		# overlong UTF-8 for "." and "/"
+		"/orders/%c0%ae%c0%ae/admin",
+		"/orders/%C0%AE%C0%AE/admin",
+		"/orders%c0%afadmin",
+		"/orders/%e0%80%ae%e0%80%ae/admin",
+		"/orders/%c1%9c",
+		# fullwidth full stop U+FF0E, raw and escaped; one-dot leader U+2024
+		"/orders/．．/admin",
+		"/orders/%ef%bc%8e%ef%bc%8e/admin",
+		"/orders/‥/admin",
+		"/orders/\u2024\u2024/admin",
+		"/orders/%e2%80%a4%e2%80%a4/admin",
+		# IIS %u escapes
+		"/orders/%u002e%u002e/admin",
+		"/orders/%U002E%U002E/admin",
+		# escaped semicolon, also next to dot segments
+		"/orders/..%3b/admin",
+		"/orders/..%3B/admin",
+		"/orders/7%3bx",
+		# dot segments a server may trim to ".."
+		"/orders/..%20/admin",
+		"/orders/.%20./admin",
+		"/orders/.../admin",
+		"/orders/.;x/admin",
+		# malformed or non-printable escapes
+		"/orders/%",
+		"/orders/%2",
+		"/orders/%zz",
+		"/orders/%%32%65",
+		"/orders/7%0a",
+		"/orders/7%7f",
+		"/orders/7%ff",
+		# raw characters outside the path allow-list
+		"/orders/a b",
+		"/orders/7#x",
+		"/orders/\u00e9",
+		"/orders/7\u200b",
+		"/orders/<script>",
+		"/orders/{7}",
+	] {
+		d := decide(at_path(base, p))
+		d == {"allow": false, "reason": sprintf("path %q is not in canonical form", [split(p, "?")[0]])}
+	}
+}
+
+test_ordinary_path_characters_allowed if {
+	every p in [
+		"/orders/a%20b",
+		"/orders/7;v=2",
+		"/orders/a.b",
+		"/orders/.well-known",
+		"/orders/a..b",
+		"/orders/~alice",
+		"/orders/a+b",
+		"/orders/a%2Bb",
+		"/orders/it's(1),*$!&=:@",
+		"/orders/%41%7e",
+	] {
+		allowed(p)
+	}
+}

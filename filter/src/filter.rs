@@ -18,9 +18,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use jitgate_core::decision::JITGATE_HEADERS;
-use jitgate_core::timefmt::rfc3339_from_ns;
-use jitgate_core::{Action, AuditRecord, Forward, Gate, Mode};
+use jitgate_core::{Action, Decision, Fault, Forward, Gate, Reason};
 
 use crate::host::{Host, HostError, Level};
 use crate::metrics::{self, Metrics};
@@ -31,6 +29,9 @@ use crate::request::{
 
 /// Prefix of every audit line: the rest of the line is one JSON object (DESIGN §7).
 pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
+/// The header that makes a `test-trap` build abort its VM (test builds only).
+#[cfg(feature = "test-trap")]
+pub const TEST_TRAP_HEADER: &str = "x-jitgate-test-trap";
 /// Prefix of every other line the filter logs.
 pub const LOG_PREFIX: &str = "jitgate: ";
 
@@ -43,28 +44,14 @@ pub enum Verdict {
     Stop,
 }
 
-/// Unique ids for the filter's own refusals (the core numbers its decisions itself).
-#[derive(Debug)]
-struct IdSource {
-    seed: u128,
-    sequence: Cell<u64>,
-}
-
-impl IdSource {
-    fn next(&self) -> String {
-        let seq = self.sequence.get().wrapping_add(1);
-        self.sequence.set(seq);
-        format!("{:032x}", self.seed.wrapping_add(u128::from(seq)))
-    }
-}
-
 /// State a root context shares with its HTTP contexts (through an `Rc`): the compiled
-/// gate, the counter ids, the id source for the filter's own refusals.
+/// gate and the counter ids (and, without a configuration, what numbers refusals).
 #[derive(Debug)]
 pub struct Shared {
     gate: Option<Gate>,
     metrics: Metrics,
-    ids: IdSource,
+    seed: [u8; 16],
+    unconfigured_sequence: Cell<u64>,
 }
 
 impl Shared {
@@ -73,10 +60,8 @@ impl Shared {
         Self {
             gate: None,
             metrics,
-            ids: IdSource {
-                seed: u128::from_be_bytes(seed),
-                sequence: Cell::new(0),
-            },
+            seed,
+            unconfigured_sequence: Cell::new(0),
         }
     }
 
@@ -106,6 +91,9 @@ impl Shared {
                         gate.token_header()
                     ),
                 );
+                for warning in gate.warnings() {
+                    host.log(Level::Warn, &format!("{LOG_PREFIX}{warning}"));
+                }
                 shared.gate = Some(gate);
             }
             Err(message) => {
@@ -132,48 +120,6 @@ impl Shared {
     }
 }
 
-/// Why the filter refuses a request before or instead of the core's decision.
-#[derive(Debug)]
-struct Refusal {
-    /// The client is at fault (400 `request_invalid`), else the host (500 `internal_error`).
-    client: bool,
-    detail: String,
-}
-
-impl Refusal {
-    fn internal(detail: impl Into<String>) -> Self {
-        Self {
-            client: false,
-            detail: detail.into(),
-        }
-    }
-
-    fn status(&self) -> u16 {
-        if self.client {
-            400
-        } else {
-            500
-        }
-    }
-
-    fn reason(&self) -> &'static str {
-        if self.client {
-            metrics::REQUEST_INVALID
-        } else {
-            metrics::INTERNAL_ERROR
-        }
-    }
-}
-
-impl From<RequestFault> for Refusal {
-    fn from(fault: RequestFault) -> Self {
-        Self {
-            client: fault.is_client_error(),
-            detail: fault.to_string(),
-        }
-    }
-}
-
 /// One HTTP request's filter.
 #[derive(Debug)]
 pub struct Filter {
@@ -194,65 +140,76 @@ impl Filter {
     pub fn on_request_headers<H: Host>(&mut self, host: &mut H) -> Verdict {
         let shared = Rc::clone(&self.shared);
         let Some(gate) = shared.gate.as_ref() else {
-            return self.refuse(host, None, Refusal::internal("the filter has no configuration"), None);
+            return self.refuse_unconfigured(host);
         };
         let now = match host.now_ns() {
             Ok(now) => now,
             Err(e) => {
-                return self.refuse(
+                return self.apply(
                     host,
-                    Some(gate),
-                    Refusal::internal(format!("reading the clock: {e}")),
+                    gate,
+                    gate.refuse(Fault::Host, format!("reading the clock: {e}"), 0),
                     None,
                 )
             }
         };
         let request = match read_request(host) {
             Ok(request) => request,
-            Err(refusal) => return self.refuse(host, Some(gate), refusal, Some(now)),
+            Err((fault, detail)) => return self.apply(host, gate, gate.refuse(fault, detail, now), Some(now)),
         };
 
-        let decision = gate.decide(&request, now);
-        let counters = decision.counters();
-        let mut audit = decision.audit;
-        audit.eval_ns = host
-            .now_ns()
-            .ok()
-            .and_then(|end| u64::try_from(end.saturating_sub(now)).ok());
+        #[cfg(feature = "test-trap")]
+        if request.first_header(TEST_TRAP_HEADER).is_some() {
+            // Test builds only (feature `test-trap`): a Wasm trap, as a bug would cause.
+            std::process::abort();
+        }
 
-        match decision.action {
-            Action::Forward(forward) => {
-                if let Err(e) = apply_forward(host, &forward) {
-                    // The request may still carry the token or a client's own x-jit-*
-                    // headers: it must not go upstream, whatever the decision was.
-                    let refusal = Refusal::internal(format!("applying the decision to the request: {e}"));
-                    audit.allow = false;
-                    audit.enforced = true;
-                    audit.status = refusal.status();
-                    audit.reason = refusal.reason();
-                    audit.detail = Some(refusal.detail.clone());
-                    self.emit(host, &audit, &[metrics::DENIED, &denied(refusal.reason())]);
-                    log_refusal(host, &refusal, &audit.decision_id);
-                    send_or_reset(host, &refusal_response(&refusal, &audit.decision_id));
-                    return Verdict::Stop;
-                }
-                self.emit(host, &audit, &counters);
-                self.response_headers = forward.response_headers;
-                Verdict::Continue
+        let decision = gate.decide(&request, now);
+        self.apply(host, gate, decision, Some(now))
+    }
+
+    /// Applies a decision of the core: forward (removals, then the headers to set) or
+    /// answer locally; then the audit line and the counters. `started` is when deciding
+    /// began, for `eval_ns`. A forward that cannot be applied becomes the core's
+    /// enforced 500 refusal of the same decision.
+    fn apply<H: Host>(&mut self, host: &mut H, gate: &Gate, mut decision: Decision, started: Option<i64>) -> Verdict {
+        if let Some(start) = started {
+            decision.audit.eval_ns = host
+                .now_ns()
+                .ok()
+                .and_then(|end| u64::try_from(end.saturating_sub(start)).ok());
+        }
+        if let Action::Forward(forward) = &mut decision.action {
+            if let Err(e) = apply_forward(host, forward) {
+                // The request may still carry the token or a client's own x-jit-*
+                // headers: it must not go upstream, whatever the decision was.
+                let refused = gate.refuse_decided(decision, format!("applying the decision to the request: {e}"));
+                return self.apply(host, gate, refused, None);
             }
+            self.response_headers = core::mem::take(&mut forward.response_headers);
+        }
+        self.emit(host, &decision);
+        match &decision.action {
+            Action::Forward(_) => Verdict::Continue,
             Action::Respond(response) => {
-                self.emit(host, &audit, &counters);
-                send_or_reset(
-                    host,
-                    &LocalAnswer {
-                        status: response.status,
-                        headers: response.headers,
-                        body: response.body,
-                    },
-                );
+                send_or_reset(host, response.status, &response.headers, &response.body);
                 Verdict::Stop
             }
         }
+    }
+
+    /// Without a configuration (Envoy normally refuses such a plugin): the core's
+    /// 500 `internal_error` decision, numbered from this filter's seed.
+    fn refuse_unconfigured<H: Host>(&mut self, host: &mut H) -> Verdict {
+        let now = host.now_ns().unwrap_or(0);
+        let sequence = self.shared.unconfigured_sequence.get().wrapping_add(1);
+        self.shared.unconfigured_sequence.set(sequence);
+        let decision = Decision::unconfigured(&self.shared.seed, sequence, now, "the filter has no configuration");
+        self.emit(host, &decision);
+        if let Action::Respond(response) = &decision.action {
+            send_or_reset(host, response.status, &response.headers, &response.body);
+        }
+        Verdict::Stop
     }
 
     /// Adds the response headers an allowing policy asked for. A header the host
@@ -273,103 +230,38 @@ impl Filter {
         &self.response_headers
     }
 
-    fn refuse<H: Host>(
-        &mut self,
-        host: &mut H,
-        gate: Option<&Gate>,
-        mut refusal: Refusal,
-        now: Option<i64>,
-    ) -> Verdict {
-        let decision_id = self.shared.ids.next();
-        let dry_run = gate.is_some_and(|g| g.mode() == Mode::DryRun);
-        let mut enforced = !dry_run;
-        if let (true, Some(gate)) = (dry_run, gate) {
-            // Dry run lets the request through, but never with the token or a client's
-            // own x-jit-* headers.
-            if let Err(e) = strip(host, gate) {
-                refusal = Refusal::internal(format!(
-                    "{}; then removing the token and x-jit-* headers: {e}",
-                    refusal.detail
-                ));
-                enforced = true;
-            }
+    fn emit<H: Host>(&self, host: &H, decision: &Decision) {
+        host.log(
+            Level::Info,
+            &format!("{AUDIT_LOG_PREFIX}{}", decision.audit.to_json_line()),
+        );
+        if let (Reason::RequestInvalid | Reason::InternalError, Some(detail)) =
+            (decision.reason, &decision.audit.detail)
+        {
+            let level = if decision.reason == Reason::RequestInvalid {
+                Level::Warn
+            } else {
+                Level::Error
+            };
+            host.log(
+                level,
+                &format!(
+                    "{LOG_PREFIX}request refused with {} `{}` (decision {}): {detail}",
+                    decision.status, decision.reason, decision.decision_id
+                ),
+            );
         }
-        let audit = AuditRecord {
-            ts: now.map(rfc3339_from_ns).unwrap_or_default(),
-            decision_id,
-            mode: gate.map_or(Mode::Enforce, Gate::mode).as_str(),
-            allow: false,
-            enforced,
-            status: refusal.status(),
-            reason: refusal.reason(),
-            policy_reason: None,
-            subject: None,
-            approval_id: None,
-            issuer: None,
-            kid: None,
-            resource: None,
-            method: String::new(),
-            path: String::new(),
-            source: None,
-            identity: None,
-            expires: None,
-            eval_ns: None,
-            request_id: None,
-            token_present: false,
-            detail: Some(refusal.detail.clone()),
-        };
-        let counters = counters_of(&audit);
-        self.emit(host, &audit, &counters);
-        log_refusal(host, &refusal, &audit.decision_id);
-        if !enforced {
-            return Verdict::Continue;
-        }
-        send_or_reset(host, &refusal_response(&refusal, &audit.decision_id));
-        Verdict::Stop
-    }
-
-    fn emit<H: Host, S: AsRef<str>>(&self, host: &H, audit: &AuditRecord, counters: &[S]) {
-        host.log(Level::Info, &format!("{AUDIT_LOG_PREFIX}{}", audit.to_json_line()));
-        for name in counters {
-            self.shared.metrics.increment(host, name.as_ref());
+        for name in decision.counters() {
+            self.shared.metrics.increment(host, &name);
         }
     }
 }
 
-/// The counters of a refusal, named as `Decision::counters` names a decision's.
-fn counters_of(audit: &AuditRecord) -> Vec<String> {
-    if audit.allow {
-        return vec![metrics::ALLOWED.to_owned()];
-    }
-    let mut names = vec![metrics::DENIED.to_owned(), denied(audit.reason)];
-    if !audit.enforced {
-        names.push(metrics::DRY_RUN_WOULD_DENY.to_owned());
-    }
-    names
-}
-
-fn denied(reason: &str) -> String {
-    format!("{}{reason}", metrics::DENIED_PREFIX)
-}
-
-fn log_refusal<H: Host>(host: &H, refusal: &Refusal, decision_id: &str) {
-    let level = if refusal.client { Level::Warn } else { Level::Error };
-    host.log(
-        level,
-        &format!(
-            "{LOG_PREFIX}request refused with {} `{}` (decision {decision_id}): {}",
-            refusal.status(),
-            refusal.reason(),
-            refusal.detail
-        ),
-    );
-}
-
-/// Reads the header map and the properties into a request.
-fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, Refusal> {
+/// Reads the header map and the properties into a request, or why it cannot be read.
+fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, (Fault, String)> {
     let headers = host
         .request_headers()
-        .map_err(|e| Refusal::internal(format!("reading the request headers: {e}")))?;
+        .map_err(|e| (Fault::Host, format!("reading the request headers: {e}")))?;
     let facts = ConnectionFacts {
         address: property(host, SOURCE_ADDRESS)?,
         principal: property(host, PEER_PRINCIPAL)?,
@@ -377,16 +269,23 @@ fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, Refusal> {
         request_id: property(host, REQUEST_ID)?,
         protocol: property(host, REQUEST_PROTOCOL)?,
     };
-    Ok(build_request(headers, facts)?)
+    build_request(headers, facts).map_err(|fault| {
+        let kind = if fault.is_client_error() {
+            Fault::Request
+        } else {
+            Fault::Host
+        };
+        (kind, fault.to_string())
+    })
 }
 
-fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, Refusal> {
+fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, (Fault, String)> {
     match host.property(path) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| RequestFault::PropertyNotUtf8(path.join(".")).into()),
-        Err(e) => Err(Refusal::internal(format!("reading property `{}`: {e}", path.join(".")))),
+            .map_err(|_| (Fault::Host, RequestFault::PropertyNotUtf8(path.join(".")).to_string())),
+        Err(e) => Err((Fault::Host, format!("reading property `{}`: {e}", path.join(".")))),
     }
 }
 
@@ -401,45 +300,15 @@ fn apply_forward<H: Host>(host: &mut H, forward: &Forward) -> Result<(), HostErr
     Ok(())
 }
 
-/// Removes the token header and the x-jit-* headers (dry-run pass-through of a refusal).
-fn strip<H: Host>(host: &mut H, gate: &Gate) -> Result<(), HostError> {
-    host.remove_request_header(gate.token_header())?;
-    for name in JITGATE_HEADERS {
-        host.remove_request_header(name)?;
-    }
-    Ok(())
-}
-
-struct LocalAnswer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-fn refusal_response(refusal: &Refusal, decision_id: &str) -> LocalAnswer {
-    // Both values are ASCII `[a-z0-9_]` (a reason code and a hex id): no escaping needed.
-    LocalAnswer {
-        status: refusal.status(),
-        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-        body: format!(
-            "{{\"error\":\"access_denied\",\"reason\":\"{}\",\"decision_id\":\"{decision_id}\"}}",
-            refusal.reason()
-        ),
-    }
-}
-
 /// Sends a local answer; if the host refuses, resets the stream so the request can
 /// never continue upstream.
-fn send_or_reset<H: Host>(host: &mut H, answer: &LocalAnswer) {
-    let Err(e) = host.send_response(answer.status, &answer.headers, &answer.body) else {
+fn send_or_reset<H: Host>(host: &mut H, status: u16, headers: &[(String, String)], body: &str) {
+    let Err(e) = host.send_response(status, headers, body) else {
         return;
     };
     host.log(
         Level::Critical,
-        &format!(
-            "{LOG_PREFIX}local response {} not sent ({e}); resetting the stream",
-            answer.status
-        ),
+        &format!("{LOG_PREFIX}local response {status} not sent ({e}); resetting the stream"),
     );
     if let Err(e) = host.reset_request() {
         host.log(

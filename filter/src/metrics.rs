@@ -22,25 +22,18 @@ pub const DRY_RUN_WOULD_DENY: &str = "jitgate.dry_run.would_deny";
 /// Configurations the filter rejected.
 pub const CONFIG_ERRORS: &str = "jitgate.config_errors";
 
-/// Reason code of a request refused by the filter itself before the core could decide:
-/// a header value that is not UTF-8 (400).
-pub const REQUEST_INVALID: &str = "request_invalid";
-/// Reason code of a request refused because the host failed the filter (a host call
-/// the decision needed failed, or the filter has no configuration): 500.
-pub const INTERNAL_ERROR: &str = "internal_error";
-
 /// The names of every counter, in definition order: `jitgate.allowed`,
-/// `jitgate.denied`, `jitgate.denied.<code>` for every denial code of the core and the
-/// filter's own two, `jitgate.dry_run.would_deny`, `jitgate.config_errors`.
+/// `jitgate.denied`, `jitgate.denied.<code>` for every denial code of the core,
+/// `jitgate.dry_run.would_deny`, `jitgate.policy_over_budget`, `jitgate.config_errors`.
 pub fn counter_names() -> Vec<String> {
     let mut names = vec![ALLOWED.to_owned(), DENIED.to_owned()];
     names.extend(
         Reason::all_codes()
             .filter(|code| *code != Reason::Allowed.code())
-            .chain([REQUEST_INVALID, INTERNAL_ERROR])
             .map(|code| format!("{DENIED_PREFIX}{code}")),
     );
     names.push(DRY_RUN_WOULD_DENY.to_owned());
+    names.push(jitgate_core::decision::POLICY_OVER_BUDGET_COUNTER.to_owned());
     names.push(CONFIG_ERRORS.to_owned());
     names
 }
@@ -101,6 +94,7 @@ mod tests {
             "jitgate.denied.request_invalid",
             "jitgate.denied.internal_error",
             "jitgate.dry_run.would_deny",
+            "jitgate.policy_over_budget",
             "jitgate.config_errors",
         ] {
             assert!(names.iter().any(|n| n == name), "{name}");

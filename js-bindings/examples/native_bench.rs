@@ -23,14 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: native_bench WORKLOAD.json")?;
     let workload: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let gate = Gate::new(&workload["config"].to_string())?;
-    let now = now_ns_from_ms(workload["now_ms"].as_f64().ok_or("now_ms")?).map_err(|e| e.message)?;
+    let now = now_ns_from_ms(workload["now_ms"].as_f64().ok_or("now_ms")?).map_err(|e| e.to_string())?;
     let iterations = workload["iterations"].as_u64().ok_or("iterations")? as usize;
-    let cached = request_from_value(workload["cached"].clone()).map_err(|e| e.message)?;
+    let cached = request_from_value(workload["cached"].clone()).map_err(|e| e.to_string())?;
     let fresh = workload["fresh"]
         .as_array()
         .ok_or("fresh")?
         .iter()
-        .map(|r| request_from_value(r.clone()).map_err(|e| e.message))
+        .map(|r| request_from_value(r.clone()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
 
     // Warm up (and check the workload decides as the JS side expects).

@@ -200,9 +200,16 @@ export class Gate {
     return this.#use().tokenHeader;
   }
 
+  /** Warnings about the configuration (such as trusting the published demo key), one string each. */
+  get warnings() {
+    return JSON.parse(this.#use().warnings);
+  }
+
   /**
-   * Decides a request. Never throws for a bad token (that is a denial with its
-   * code); throws a `JitgateError` for an unusable request or `now`.
+   * Decides a request. Never throws for anything a client can send: a bad token is
+   * a denial with its code, an unreadable request value a denial `request_invalid`
+   * (400). Throws a `JitgateError` only for a programming error: a `request` that
+   * is not the request form, or a bad `now`.
    */
   decide(request, options) {
     const raw = this.#use();

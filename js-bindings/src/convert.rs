@@ -4,7 +4,7 @@
 //! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
 //! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
 
-use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, TokenFailure, TokenStatus};
+use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, RequestErrorKind, TokenFailure, TokenStatus};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -33,6 +33,14 @@ impl ArgumentError {
             .unwrap_or_else(|_| r#"{"code":"argument_invalid","field":null,"message":"unknown error"}"#.to_owned())
     }
 }
+
+impl core::fmt::Display for ArgumentError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ArgumentError {}
 
 impl From<ConfigError> for ArgumentError {
     fn from(e: ConfigError) -> Self {
@@ -80,21 +88,49 @@ fn secs_to_ms(secs: u64) -> u64 {
     secs.saturating_mul(1000)
 }
 
+/// Why a request from the JS side was not decided by the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestFailure {
+    /// The request object is not the request form (the embedder's bug): thrown.
+    Argument(ArgumentError),
+    /// A value a client sent that the gate cannot read (an absolute-form path, an
+    /// invalid header name): a denial, 400 `request_invalid`, with this detail.
+    Unreadable(String),
+}
+
+impl core::fmt::Display for RequestFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Argument(e) => f.write_str(&e.message),
+            Self::Unreadable(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl std::error::Error for RequestFailure {}
+
 /// Reads the request JSON the JS layer sends (`{method, path, headers, source, …}`),
 /// straight from the text (no intermediate JSON value: this runs on every `decide`).
-pub fn request_from_json(text: &str) -> Result<Request, ArgumentError> {
+pub fn request_from_json(text: &str) -> Result<Request, RequestFailure> {
     if !text.trim_start().starts_with('{') {
-        return Err(not_an_object());
+        return Err(RequestFailure::Argument(not_an_object()));
     }
-    Request::from_json_str(text).map_err(request_error)
+    Request::from_json_str(text).map_err(request_failure)
 }
 
 /// Reads a request already parsed into a JSON value.
-pub fn request_from_value(value: Value) -> Result<Request, ArgumentError> {
+pub fn request_from_value(value: Value) -> Result<Request, RequestFailure> {
     if !value.is_object() {
-        return Err(not_an_object());
+        return Err(RequestFailure::Argument(not_an_object()));
     }
-    Request::from_json(value).map_err(request_error)
+    Request::from_json(value).map_err(request_failure)
+}
+
+fn request_failure(e: jitgate_core::RequestError) -> RequestFailure {
+    match e.kind {
+        RequestErrorKind::Value => RequestFailure::Unreadable(e.to_string()),
+        RequestErrorKind::Shape => RequestFailure::Argument(request_error(e)),
+    }
 }
 
 fn not_an_object() -> ArgumentError {
@@ -392,23 +428,45 @@ mod tests {
         }
     }
 
+    fn argument_error(text: &str) -> ArgumentError {
+        match request_from_json(text).unwrap_err() {
+            RequestFailure::Argument(e) => e,
+            other => panic!("{text}: expected an argument error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_a_client_can_send_are_unreadable_requests_not_errors() {
+        for text in [
+            r#"{"method": "GET", "path": "http://host/healthz"}"#,
+            r#"{"method": "GET", "path": ""}"#,
+            r#"{"method": "", "path": "/"}"#,
+            r#"{"method": "GET", "path": "/", "headers": {"bad name": "v"}}"#,
+        ] {
+            assert!(
+                matches!(request_from_json(text), Err(RequestFailure::Unreadable(_))),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn request_errors_name_the_field() {
-        let e = request_from_json(r#"{"path": "/"}"#).unwrap_err();
+        let e = argument_error(r#"{"path": "/"}"#);
         assert_eq!(e.code, "request_invalid");
         assert_eq!(e.field.as_deref(), Some("method"));
         assert!(e.message.contains("`method`"), "{}", e.message);
-        let e = request_from_json(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#).unwrap_err();
+        let e = argument_error(r#"{"method": "GET", "path": "/", "source": {"adress": "x"}}"#);
         assert_eq!(e.field.as_deref(), Some("source.adress"));
-        let e = request_from_json(r#"{"method": "GET", "path": "/", "headers": {"a": 1}}"#).unwrap_err();
+        let e = argument_error(r#"{"method": "GET", "path": "/", "headers": {"a": 1}}"#);
         assert_eq!(e.field.as_deref(), Some("headers.a"));
-        let e = request_from_json("[1]").unwrap_err();
+        let e = argument_error("[1]");
         assert_eq!((e.code, e.field), ("request_invalid", None));
-        let e = request_from_json("{").unwrap_err();
+        let e = argument_error("{");
         assert_eq!(e.code, "request_invalid");
-        let e = request_from_json(r#"{"method": "GET", "path": "/"} x"#).unwrap_err();
+        let e = argument_error(r#"{"method": "GET", "path": "/"} x"#);
         assert_eq!((e.code, e.field), ("request_invalid", None));
-        let e = request_from_json(r#"{"method": "GET", "path": "/", "method": "POST"}"#).unwrap_err();
+        let e = argument_error(r#"{"method": "GET", "path": "/", "method": "POST"}"#);
         assert_eq!(e.field.as_deref(), Some("method"));
         let r = request_from_json(
             r#"{"method": "GET", "path": "/", "headers": {"x-a": ["1", "2"]}, "source": {"address": "1.2.3.4:5"}}"#,

@@ -24,10 +24,10 @@
 
 pub mod convert;
 
-use jitgate_core::{Gate, RequestFacts};
+use jitgate_core::{Fault, Gate, RequestFacts};
 use wasm_bindgen::prelude::*;
 
-use convert::ArgumentError;
+use convert::{ArgumentError, RequestFailure};
 
 /// A compiled gate, as the wasm module exports it. Use the package's `Gate` class,
 /// which wraps this one.
@@ -57,10 +57,21 @@ impl RawGate {
     /// Decides a request (JSON text `{method, path, headers, source, …}`) at
     /// `now_ms` (epoch milliseconds). Returns the JSON text of the decision, or of
     /// `{"error": {code, field, message}}` when the request or the time is unusable.
+    ///
+    /// A request whose values a client chose but the gate cannot read (an
+    /// absolute-form path, an invalid header name) is a denial, 400
+    /// `request_invalid`, not an error: nothing a client sends makes `decide` throw.
     pub fn decide(&self, request: &str, now_ms: f64) -> String {
-        match convert::now_ns_from_ms(now_ms).and_then(|now| convert::request_from_json(request).map(|r| (r, now))) {
-            Ok((request, now_ns)) => convert::decision_to_json(&self.gate.decide(&request, now_ns)),
-            Err(e) => error_json(&e),
+        let now_ns = match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => now,
+            Err(e) => return error_json(&e),
+        };
+        match convert::request_from_json(request) {
+            Ok(request) => convert::decision_to_json(&self.gate.decide(&request, now_ns)),
+            Err(RequestFailure::Unreadable(detail)) => {
+                convert::decision_to_json(&self.gate.refuse(Fault::Request, detail, now_ns))
+            }
+            Err(RequestFailure::Argument(e)) => error_json(&e),
         }
     }
 
@@ -82,6 +93,7 @@ impl RawGate {
         let facts = RequestFacts {
             identity: identity.as_deref(),
             identity_required: identity.is_some(),
+            identity_ambiguous: false,
             certificate_sha256: certificate_sha256.as_deref(),
         };
         convert::verify_to_json(&self.gate.verify(token, now_ns, &facts))
@@ -91,6 +103,13 @@ impl RawGate {
     #[wasm_bindgen(getter)]
     pub fn mode(&self) -> String {
         self.gate.mode().as_str().to_owned()
+    }
+
+    /// What the configuration should be warned about, as a JSON array of strings
+    /// (such as trusting the published demo key).
+    #[wasm_bindgen(getter)]
+    pub fn warnings(&self) -> String {
+        serde_json::to_string(self.gate.warnings()).unwrap_or_else(|_| "[]".to_owned())
     }
 
     /// The header that carries the token (lower case).
@@ -113,11 +132,15 @@ impl RawGate {
                 field: None,
                 message: e.to_string(),
             })
-            .and_then(convert::request_from_value)
-            .and_then(|r| convert::now_ns_from_ms(now_ms).map(|now| (r, now)));
-        let out = match parsed {
-            Ok((request, now_ns)) => convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer),
-            Err(e) => serde_json::json!({ "error": e }).serialize(&serializer),
+            .and_then(|value| convert::now_ns_from_ms(now_ms).map(|now| (value, now)));
+        let out = match parsed.map(|(value, now_ns)| (convert::request_from_value(value), now_ns)) {
+            Ok((Ok(request), now_ns)) => convert::serialize_decision(&self.gate.decide(&request, now_ns), &serializer),
+            Ok((Err(RequestFailure::Unreadable(detail)), now_ns)) => {
+                convert::serialize_decision(&self.gate.refuse(Fault::Request, detail, now_ns), &serializer)
+            }
+            Ok((Err(RequestFailure::Argument(e)), _)) | Err(e) => {
+                serde_json::json!({ "error": e }).serialize(&serializer)
+            }
         };
         out.unwrap_or(JsValue::NULL)
     }

@@ -67,6 +67,27 @@ describe('examples/express-middleware.mjs', () => {
     assert.deepEqual(Object.keys(await res.json()).sort(), ['decision_id', 'error', 'reason']);
   });
 
+  it('an absolute-form request line is a 400 denial, and the server keeps serving', async () => {
+    const { connect } = await import('node:net');
+    const { port } = server.address();
+    const raw = await new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end(`GET http://127.0.0.1:${port}/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      });
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => (data += chunk));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => reject(new Error('no answer in 5 s')));
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.match(raw, /"reason":"request_invalid"/);
+    assert.equal(audit.at(-1).reason, 'request_invalid');
+    const res = await fetch(`${base}/healthz`);
+    assert.equal(res.status, 200);
+  });
+
   it('the health check needs no token', async () => {
     const res = await fetch(`${base}/healthz`);
     assert.equal(res.status, 200);

@@ -9,7 +9,11 @@
 //!
 //! Keys are the token strings themselves: no hash, so no collision can make one
 //! token stand for another. Eviction is first-in first-out, bounded by entries and
-//! by bytes.
+//! by the memory the entries hold — not only the token text: a token's claims are kept
+//! parsed three times over (the approval's claims, and `input.approval` /
+//! `input.requester` as regorus values), so each entry is charged an estimate of all
+//! of it ([`held_bytes`]); `tests/cache_memory.rs` measures the real figure with a
+//! counting allocator and checks the estimate stays above it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -20,8 +24,37 @@ use crate::token::Approval;
 
 /// Default number of tokens kept.
 pub const DEFAULT_ENTRIES: usize = 1024;
-/// Default bytes of token text kept (tokens are at most 8 KiB each).
-pub const DEFAULT_BYTES: usize = 1 << 20;
+/// Default bound of the memory the cache holds, bytes (estimated per entry, see
+/// [`held_bytes`]).
+pub const DEFAULT_BYTES: usize = 2 << 20;
+
+/// Charged per entry besides its parts: the approval, the map and queue nodes.
+const ENTRY_BYTES: usize = 6_144;
+/// Charged per JSON value of the claims, for each of the copies kept.
+const VALUE_BYTES: usize = 96;
+
+/// The memory an entry for `token` holds, estimated from its parts: the key twice (map
+/// and queue), a fixed part, and per claim value and per byte of claim text.
+pub fn held_bytes(token: &str, entry: &Verified) -> usize {
+    fn walk(v: &serde_json::Value, values: &mut usize, text: &mut usize) {
+        *values += 1;
+        match v {
+            serde_json::Value::String(s) => *text += s.len(),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, values, text)),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, i)| {
+                *text += k.len();
+                walk(i, values, text);
+            }),
+            _ => {}
+        }
+    }
+    let (mut values, mut text) = (0, 0);
+    for (name, value) in &entry.approval.claims {
+        text += name.len();
+        walk(value, &mut values, &mut text);
+    }
+    2 * token.len() + ENTRY_BYTES + values.saturating_mul(VALUE_BYTES) + 3 * text
+}
 
 /// A verified token and the parts of the input document built from it.
 #[derive(Debug, Clone)]
@@ -37,7 +70,7 @@ pub struct Verified {
 /// The cache.
 #[derive(Debug)]
 pub struct VerifiedCache {
-    map: BTreeMap<Box<str>, Verified>,
+    map: BTreeMap<Box<str>, (Verified, usize)>,
     order: VecDeque<Box<str>>,
     bytes: usize,
     max_entries: usize,
@@ -51,8 +84,8 @@ impl Default for VerifiedCache {
 }
 
 impl VerifiedCache {
-    /// A cache holding at most `max_entries` tokens and `max_bytes` of token text
-    /// (0 entries disables caching).
+    /// A cache holding at most `max_entries` tokens and about `max_bytes` of memory
+    /// ([`held_bytes`] per entry; 0 entries disables caching).
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
         Self {
             map: BTreeMap::new(),
@@ -65,7 +98,7 @@ impl VerifiedCache {
 
     /// The entry for `token`.
     pub fn get(&self, token: &str) -> Option<&Verified> {
-        self.map.get(token)
+        self.map.get(token).map(|(entry, _)| entry)
     }
 
     /// Number of tokens held.
@@ -80,20 +113,27 @@ impl VerifiedCache {
 
     /// Keeps `entry` for `token`, evicting the oldest entries to stay in bounds.
     pub fn insert(&mut self, token: &str, entry: Verified) {
-        if self.max_entries == 0 || token.len() > self.max_bytes || self.map.contains_key(token) {
+        let cost = held_bytes(token, &entry);
+        if self.max_entries == 0 || cost > self.max_bytes || self.map.contains_key(token) {
             return;
         }
-        while self.map.len() >= self.max_entries || self.bytes + token.len() > self.max_bytes {
+        while self.map.len() >= self.max_entries || self.bytes + cost > self.max_bytes {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
-            self.bytes -= oldest.len();
-            self.map.remove(&oldest);
+            if let Some((_, freed)) = self.map.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(freed);
+            }
         }
         let key: Box<str> = token.into();
-        self.bytes += key.len();
+        self.bytes += cost;
         self.order.push_back(key.clone());
-        self.map.insert(key, entry);
+        self.map.insert(key, (entry, cost));
+    }
+
+    /// The memory the entries hold, as charged ([`held_bytes`]).
+    pub fn held(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -125,7 +165,7 @@ mod tests {
 
     #[test]
     fn bounded_by_entries_fifo() {
-        let mut c = VerifiedCache::new(2, 1000);
+        let mut c = VerifiedCache::new(2, 100_000);
         c.insert("a", entry());
         c.insert("b", entry());
         c.insert("c", entry());
@@ -136,11 +176,14 @@ mod tests {
 
     #[test]
     fn bounded_by_bytes() {
-        let mut c = VerifiedCache::new(100, 10);
+        let one = held_bytes("aaaaaa", &entry());
+        assert!(one > 2 * 6, "more than the token text is charged");
+        let mut c = VerifiedCache::new(100, one + 5);
         c.insert("aaaaaa", entry());
         c.insert("bbbbbb", entry());
         assert_eq!(c.len(), 1);
         assert!(c.get("bbbbbb").is_some());
+        assert_eq!(c.held(), one);
         c.insert("x".repeat(11).as_str(), entry());
         assert!(
             c.get("bbbbbb").is_some(),
@@ -150,7 +193,7 @@ mod tests {
 
     #[test]
     fn zero_entries_disables() {
-        let mut c = VerifiedCache::new(0, 1000);
+        let mut c = VerifiedCache::new(0, 100_000);
         c.insert("a", entry());
         assert!(c.is_empty());
     }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::json::{parse_strict_with_depth, StrictJsonError, MAX_CONFIG_DEPTH};
 use crate::jwks::KeySet;
 use crate::policy::DEFAULT_ENTRYPOINT;
 use crate::request::is_header_name;
@@ -22,6 +23,10 @@ pub const DEFAULT_MAX_TTL_S: u64 = 43_200;
 pub const DEFAULT_LEEWAY_S: u64 = 30;
 /// Largest leeway a configuration may set, seconds.
 pub const MAX_LEEWAY_S: u64 = 300;
+/// Default time budget of one policy evaluation, milliseconds.
+pub const DEFAULT_MAX_EVAL_MS: u64 = 100;
+/// Largest time budget a configuration may set, milliseconds.
+pub const MAX_EVAL_MS: u64 = 10_000;
 
 /// A configuration that cannot be used. The message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,6 +152,10 @@ fn default_leeway() -> u64 {
     DEFAULT_LEEWAY_S
 }
 
+fn default_max_eval_ms() -> u64 {
+    DEFAULT_MAX_EVAL_MS
+}
+
 fn default_entrypoint() -> String {
     DEFAULT_ENTRYPOINT.into()
 }
@@ -161,6 +170,8 @@ struct PolicySpec {
     entrypoint: String,
     #[serde(default)]
     rego_v0: bool,
+    #[serde(default = "default_max_eval_ms")]
+    max_eval_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +202,8 @@ pub struct PolicySource {
     pub entrypoint: String,
     /// Accept Rego v0 syntax.
     pub rego_v0: bool,
+    /// The time budget of one evaluation, milliseconds (`policy.max_eval_ms`).
+    pub max_eval_ms: u64,
 }
 
 /// A configuration that parsed and validated, everything but the policy compiled.
@@ -214,11 +227,19 @@ pub struct Config {
 
 impl Config {
     /// Parses and validates a configuration from JSON text.
+    ///
+    /// A member that appears twice anywhere in the text (a second `"x"` in a JWK, a
+    /// module name twice, a repeated `policy.data` member) is an error naming its
+    /// path: JSON parsers disagree on which copy wins, so neither may.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let spec: ConfigSpec = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
-        de.end().map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        Self::from_spec(spec)
+        let value = parse_strict_with_depth(text.as_bytes(), MAX_CONFIG_DEPTH).map_err(|e| match e {
+            StrictJsonError::Syntax(detail) => ConfigError::Syntax(detail),
+            StrictJsonError::DuplicateMember(path) => {
+                ConfigError::invalid(path, "appears more than once; give each member once")
+            }
+            StrictJsonError::TooDeep(limit) => ConfigError::Syntax(format!("nested deeper than {limit}")),
+        })?;
+        Self::from_json(value)
     }
 
     /// Parses and validates a configuration from a JSON value.
@@ -336,6 +357,15 @@ impl Config {
                 "at least one module is required",
             ));
         }
+        if !(1..=MAX_EVAL_MS).contains(&spec.policy.max_eval_ms) {
+            return Err(ConfigError::invalid(
+                "policy.max_eval_ms",
+                format!(
+                    "{} is not from 1 to {MAX_EVAL_MS} milliseconds",
+                    spec.policy.max_eval_ms
+                ),
+            ));
+        }
         if let Some(r) = spec.revoked.iter().position(String::is_empty) {
             return Err(ConfigError::invalid(format!("revoked[{r}]"), "must not be empty"));
         }
@@ -349,6 +379,7 @@ impl Config {
                 data,
                 entrypoint: spec.policy.entrypoint,
                 rego_v0: spec.policy.rego_v0,
+                max_eval_ms: spec.policy.max_eval_ms,
             },
             revoked: spec.revoked.into_iter().collect(),
             mode: spec.mode,

@@ -30,6 +30,11 @@ pub enum Reason {
     PolicyUndefined,
     /// Evaluation failed or the result had a bad shape.
     PolicyError,
+    /// The host could not read the request as the client sent it (400): a header
+    /// value that is not UTF-8, a path that is not origin-form, … The client's fault.
+    RequestInvalid,
+    /// The host failed (500): a host call failed, the decision could not be applied.
+    InternalError,
 }
 
 impl Reason {
@@ -41,6 +46,8 @@ impl Reason {
             Self::PolicyDenied => "policy_denied",
             Self::PolicyUndefined => "policy_undefined",
             Self::PolicyError => "policy_error",
+            Self::RequestInvalid => "request_invalid",
+            Self::InternalError => "internal_error",
         }
     }
 
@@ -51,6 +58,8 @@ impl Reason {
             Self::PolicyDenied,
             Self::PolicyUndefined,
             Self::PolicyError,
+            Self::RequestInvalid,
+            Self::InternalError,
         ]
         .into_iter()
         .chain(TokenError::ALL.into_iter().map(Self::Token))
@@ -62,6 +71,65 @@ impl core::fmt::Display for Reason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.code())
     }
+}
+
+/// Why a host refuses a request without a policy decision ([`crate::Gate::refuse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The client sent something the host cannot read: 400 `request_invalid`.
+    Request,
+    /// The host failed: 500 `internal_error`.
+    Host,
+}
+
+impl Fault {
+    /// The status and reason of a refusal for this fault.
+    pub fn status_and_reason(self) -> (u16, Reason) {
+        match self {
+            Self::Request => (400, Reason::RequestInvalid),
+            Self::Host => (500, Reason::InternalError),
+        }
+    }
+}
+
+/// A decision id: the first 128 bits of SHA-256 over the host's 16-byte seed, a
+/// per-gate sequence number and the time, as 32 lower-case hex digits. One id does
+/// not reveal the next, nor the seed.
+pub fn decision_id(seed: &[u8; 16], sequence: u64, now_ns: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(seed)
+        .chain_update(sequence.to_be_bytes())
+        .chain_update(now_ns.to_be_bytes())
+        .finalize();
+    let mut id = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        // Both nibbles are below 16: `from_digit` always returns a digit.
+        id.extend([b >> 4, b & 0xf].map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')));
+    }
+    id
+}
+
+/// The JSON body of a denial (DESIGN §5), in the documented field order.
+#[derive(serde::Serialize)]
+struct DenialBody<'a> {
+    error: &'static str,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    decision_id: &'a str,
+}
+
+/// The JSON body of a denial: `{"error":"access_denied","reason","message"?,"decision_id"}`.
+pub fn denial_body(reason: Reason, message: Option<&str>, decision_id: &str) -> String {
+    let body = DenialBody {
+        error: "access_denied",
+        reason: reason.code(),
+        message,
+        decision_id,
+    };
+    // Serialising strings cannot fail; an empty body would still deny.
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 /// What the token check found.
@@ -129,9 +197,65 @@ pub struct Decision {
     pub action: Action,
     /// The audit record (the host sets `eval_ns` before emitting it).
     pub audit: AuditRecord,
+    /// The policy ran past its time budget (`policy.max_eval_ms`): a `policy_error`
+    /// denial counted in [`POLICY_OVER_BUDGET_COUNTER`] too.
+    pub over_budget: bool,
 }
 
+/// Counter of evaluations stopped at their time budget.
+pub const POLICY_OVER_BUDGET_COUNTER: &str = "jitgate.policy_over_budget";
+
 impl Decision {
+    /// The decision of a host that has no configuration to decide with (Envoy
+    /// normally refuses such a plugin): 500 `internal_error`, numbered with
+    /// [`decision_id`] from the host's seed and its own sequence, audited like any other.
+    pub fn unconfigured(seed: &[u8; 16], sequence: u64, now_ns: i64, detail: impl Into<String>) -> Self {
+        let decision_id = decision_id(seed, sequence, now_ns);
+        let (status, reason) = Fault::Host.status_and_reason();
+        let audit = AuditRecord {
+            ts: crate::timefmt::rfc3339_from_ns(now_ns),
+            decision_id: decision_id.clone(),
+            mode: "enforce",
+            allow: false,
+            enforced: true,
+            status,
+            reason: reason.code(),
+            policy_reason: None,
+            subject: None,
+            approval_id: None,
+            issuer: None,
+            kid: None,
+            resource: None,
+            method: String::new(),
+            path: String::new(),
+            source: None,
+            identity: None,
+            expires: None,
+            eval_ns: None,
+            request_id: None,
+            token_present: false,
+            detail: Some(detail.into()),
+        };
+        let body = denial_body(reason, None, &decision_id);
+        Self {
+            allow: false,
+            enforced: true,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token: TokenStatus::Missing,
+            approval: None,
+            action: Action::Respond(LocalResponse {
+                status,
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body,
+            }),
+            audit,
+            over_budget: false,
+        }
+    }
+
     /// The names of the counters this decision increments (DESIGN §7):
     /// `jitgate.allowed`, or `jitgate.denied` and `jitgate.denied.<reason>`, plus
     /// `jitgate.dry_run.would_deny` for a denial in dry run.
@@ -145,6 +269,9 @@ impl Decision {
         ];
         if !self.enforced {
             names.push("jitgate.dry_run.would_deny".into());
+        }
+        if self.over_budget {
+            names.push(POLICY_OVER_BUDGET_COUNTER.into());
         }
         names
     }

@@ -3,14 +3,12 @@
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::audit::AuditRecord;
 use crate::cache::{Verified, VerifiedCache};
 use crate::config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
 use crate::decision::{
-    Action, Decision, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER, EXPIRES_HEADER, JITGATE_HEADERS,
-    SUBJECT_HEADER,
+    decision_id, denial_body, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER,
+    EXPIRES_HEADER, JITGATE_HEADERS, SUBJECT_HEADER,
 };
 use crate::extract::extract_token;
 use crate::input::{self, InputParts, TokenView};
@@ -19,15 +17,27 @@ use crate::request::Request;
 use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
 
-/// The JSON body of a denial (DESIGN §5), in the documented field order.
-#[derive(serde::Serialize)]
-struct DenialBody<'a> {
-    error: &'static str,
-    reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    decision_id: &'a str,
+/// The public half of the demo key shipped in `deploy/demo-key.private.jwk` (kid
+/// `demo-2026`): its private half is published, so anyone can sign approvals with it.
+pub const DEMO_KEY_X: &str = "j9qHmclDqvb44ZYNX3w0MaltCEjRpM0uhe_aAOliegc";
+
+fn configuration_warnings(issuers: &[crate::token::Issuer]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, issuer) in issuers.iter().enumerate() {
+        for (k, key) in issuer.keys.keys().iter().enumerate() {
+            if key.to_jwk().get("x").and_then(serde_json::Value::as_str) == Some(DEMO_KEY_X) {
+                warnings.push(format!(
+                    "configuration field `issuers[{i}].jwks.keys[{k}]`: trusts the published demo key \
+                     (deploy/demo-key.private.jwk): anyone can sign approvals with it; for trying things out only"
+                ));
+            }
+        }
+    }
+    warnings
 }
+
+/// The most header lines a request may have (Envoy's own default limit is 100).
+pub const MAX_HEADERS: usize = 1_000;
 
 /// Response headers a policy may not set on a denial (jitgate sets them).
 const RESERVED_RESPONSE_HEADERS: [&str; 3] = ["content-type", "content-length", "www-authenticate"];
@@ -64,6 +74,7 @@ pub struct Gate {
     cache: RefCell<VerifiedCache>,
     sequence: Cell<u64>,
     seed: [u8; 16],
+    warnings: Vec<String>,
 }
 
 impl core::fmt::Debug for Gate {
@@ -93,9 +104,11 @@ impl Gate {
             revoked,
             mode,
         } = config;
+        let warnings = configuration_warnings(&issuers);
         let data = regorus::Value::from(policy.data);
-        let compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
+        let mut compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
             .map_err(|e| ConfigError::invalid(e.field, e.message))?;
+        compiled.set_eval_budget(core::time::Duration::from_millis(policy.max_eval_ms));
         Ok(Self {
             verifier: Verifier::new(issuers, resource.clone(), revoked),
             policy: compiled,
@@ -106,7 +119,14 @@ impl Gate {
             cache: RefCell::new(VerifiedCache::default()),
             sequence: Cell::new(0),
             seed: [0; 16],
+            warnings,
         })
+    }
+
+    /// What a host should warn about when it loads this configuration (one line each,
+    /// naming the field), such as trusting the published demo key. Empty when all is well.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Sets the seed that makes decision ids unique across processes (hosts pass 16
@@ -119,6 +139,13 @@ impl Gate {
     /// Replaces the verified-token cache with one of these bounds (0 disables it).
     pub fn set_cache_bounds(&mut self, max_entries: usize, max_bytes: usize) {
         self.cache = RefCell::new(VerifiedCache::new(max_entries, max_bytes));
+    }
+
+    /// What the verified-token cache charges for `token`'s entry, if it holds one
+    /// (for tests and monitoring: see [`crate::cache::held_bytes`]).
+    pub fn cached_bytes_estimate(&self, token: &str) -> Option<usize> {
+        let cache = self.cache.try_borrow().ok()?;
+        cache.get(token).map(|entry| crate::cache::held_bytes(token, entry))
     }
 
     /// The mode (`enforce` or `dry_run`).
@@ -160,38 +187,138 @@ impl Gate {
         Ok(verified)
     }
 
-    fn identity<'r>(&self, request: &'r Request) -> Option<&'r str> {
+    /// The caller's identity from the configured source, and whether the source was
+    /// ambiguous. A repeated identity header is never an identity (the authn filter in
+    /// front must overwrite the header, not append to it): `(None, true)`.
+    fn identity<'r>(&self, request: &'r Request) -> (Option<&'r str>, bool) {
         match &self.identity {
-            None => None,
-            Some(IdentitySource::Header(name)) => request.first_header(name),
-            Some(IdentitySource::PeerPrincipal) => request.source.principal.as_deref(),
+            None => (None, false),
+            Some(IdentitySource::Header(name)) => {
+                let mut values = request.header_values(name);
+                match (values.next(), values.next()) {
+                    (Some(one), None) => (Some(one), false),
+                    (None, _) => (None, false),
+                    (Some(_), Some(_)) => (None, true),
+                }
+            }
+            Some(IdentitySource::PeerPrincipal) => (request.source.principal.as_deref(), false),
         }
     }
 
     fn next_decision_id(&self, now_ns: i64) -> String {
         let seq = self.sequence.get().wrapping_add(1);
         self.sequence.set(seq);
-        let digest = Sha256::new()
-            .chain_update(self.seed)
-            .chain_update(seq.to_be_bytes())
-            .chain_update(now_ns.to_be_bytes())
-            .finalize();
-        let mut id = String::with_capacity(32);
-        for b in digest.iter().take(16) {
-            // Both nibbles are below 16: `from_digit` always returns a digit.
-            id.extend([b >> 4, b & 0xf].map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0')));
+        decision_id(&self.seed, seq, now_ns)
+    }
+
+    /// A denial for a request the host could not read ([`Fault::Request`], 400
+    /// `request_invalid`) or could not handle ([`Fault::Host`], 500 `internal_error`):
+    /// no policy runs. `detail` goes to the audit record only. In dry run the request
+    /// goes through, but never with the token or a client's own `x-jit-*` headers.
+    pub fn refuse(&self, fault: Fault, detail: impl Into<String>, now_ns: i64) -> Decision {
+        let decision_id = self.next_decision_id(now_ns);
+        let (status, reason) = fault.status_and_reason();
+        let enforced = self.mode == Mode::Enforce;
+        let action = if enforced {
+            Action::Respond(self.local_response(status, reason, None, &decision_id, &PolicyOutcome::Undefined))
+        } else {
+            let mut strip = Forward::default();
+            strip.remove_headers.push(self.token.header.clone());
+            strip
+                .remove_headers
+                .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+            Action::Forward(strip)
+        };
+        let audit = AuditRecord {
+            ts: rfc3339_from_ns(now_ns),
+            decision_id: decision_id.clone(),
+            mode: self.mode.as_str(),
+            allow: false,
+            enforced,
+            status,
+            reason: reason.code(),
+            policy_reason: None,
+            subject: None,
+            approval_id: None,
+            issuer: None,
+            kid: None,
+            resource: self.resource.clone(),
+            method: String::new(),
+            path: String::new(),
+            source: None,
+            identity: None,
+            expires: None,
+            eval_ns: None,
+            request_id: None,
+            token_present: false,
+            detail: Some(detail.into()),
+        };
+        Decision {
+            allow: false,
+            enforced,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token: TokenStatus::Missing,
+            approval: None,
+            action,
+            audit,
+            over_budget: false,
         }
-        id
+    }
+
+    /// `decision` could not be applied to the request (a header could not be removed
+    /// or set): the request must not go upstream, whatever was decided. The same
+    /// decision (id, approval, audit fields) becomes an enforced 500 `internal_error`.
+    pub fn refuse_decided(&self, decision: Decision, detail: impl Into<String>) -> Decision {
+        let (status, reason) = Fault::Host.status_and_reason();
+        let Decision {
+            decision_id,
+            token,
+            approval,
+            mut audit,
+            over_budget,
+            ..
+        } = decision;
+        audit.allow = false;
+        audit.enforced = true;
+        audit.status = status;
+        audit.reason = reason.code();
+        audit.detail = Some(detail.into());
+        let action =
+            Action::Respond(self.local_response(status, reason, None, &decision_id, &PolicyOutcome::Undefined));
+        Decision {
+            allow: false,
+            enforced: true,
+            status,
+            reason,
+            policy_reason: None,
+            decision_id,
+            token,
+            approval,
+            action,
+            audit,
+            over_budget,
+        }
     }
 
     /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
     /// panics: every failure is a denial with a reason code.
     pub fn decide(&self, request: &Request, now_ns: i64) -> Decision {
+        if request.headers.len() > MAX_HEADERS {
+            return self.refuse(
+                Fault::Request,
+                format!("request has {} headers, more than {MAX_HEADERS}", request.headers.len()),
+                now_ns,
+            );
+        }
         let decision_id = self.next_decision_id(now_ns);
-        let identity = self.identity(request);
+        let (identity, identity_ambiguous) = self.identity(request);
         let facts = RequestFacts {
             identity,
             identity_required: self.identity.is_some(),
+            identity_ambiguous,
             certificate_sha256: request.source.certificate_sha256.as_deref(),
         };
 
@@ -240,7 +367,9 @@ impl Gate {
                 let (reason, status, policy_reason, detail) = match denied {
                     PolicyOutcome::Deny { reason, status, .. } => (Reason::PolicyDenied, *status, reason.clone(), None),
                     PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
-                    PolicyOutcome::Error(e) => (Reason::PolicyError, None, None, Some(e.clone())),
+                    PolicyOutcome::Error(e) | PolicyOutcome::OverBudget(e) => {
+                        (Reason::PolicyError, None, None, Some(e.clone()))
+                    }
                     PolicyOutcome::Allow { .. } => (Reason::PolicyError, None, None, None),
                 };
                 match token_error {
@@ -255,14 +384,16 @@ impl Gate {
         let approval = verified.map(|v| v.approval);
 
         let action = if allow || !enforced {
-            Action::Forward(self.forward(allow, approval.as_deref(), &outcome))
+            Action::Forward(self.forward(request, allow, approval.as_deref(), &outcome))
         } else {
             Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
         };
 
-        let detail = match &token_status {
-            TokenStatus::Failed(f) => Some(f.to_string()),
-            _ => policy_detail.map(|d| format!("policy_error: {d}")),
+        let over_budget = matches!(outcome, PolicyOutcome::OverBudget(_));
+        let detail = match (&token_status, policy_detail) {
+            (TokenStatus::Failed(f), None) => Some(f.to_string()),
+            (TokenStatus::Failed(f), Some(d)) => Some(format!("{f}; policy_error: {d}")),
+            (_, d) => d.map(|d| format!("policy_error: {d}")),
         };
         let audit = AuditRecord {
             ts: rfc3339_from_ns(now_ns),
@@ -299,17 +430,31 @@ impl Gate {
             approval,
             action,
             audit,
+            over_budget,
         }
     }
 
-    fn forward(&self, allow: bool, approval: Option<&Approval>, outcome: &PolicyOutcome) -> Forward {
+    fn forward(&self, request: &Request, allow: bool, approval: Option<&Approval>, outcome: &PolicyOutcome) -> Forward {
         let mut fwd = Forward::default();
         if !self.token.forward {
             fwd.remove_headers.push(self.token.header.clone());
         }
-        // A client never gets to set the headers that say an approval allowed it.
+        // A client never gets to set the headers that say an approval allowed it, nor
+        // a spelling an upstream could take for one (`x_jit_subject`, `X-Jit_Expires`).
         fwd.remove_headers
             .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+        for (name, _) in &request.headers {
+            if !name.contains('_') {
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            let dashed = lower.replace('_', "-");
+            let ours =
+                JITGATE_HEADERS.contains(&dashed.as_str()) || (!self.token.forward && dashed == self.token.header);
+            if ours && !fwd.remove_headers.contains(&lower) {
+                fwd.remove_headers.push(lower);
+            }
+        }
         if !allow {
             return fwd;
         }
@@ -358,14 +503,7 @@ impl Gate {
                     .cloned(),
             );
         }
-        let body = DenialBody {
-            error: "access_denied",
-            reason: reason.code(),
-            message: policy_reason,
-            decision_id,
-        };
-        // Serialising strings cannot fail; an empty body would still deny.
-        let body = serde_json::to_string(&body).unwrap_or_default();
+        let body = denial_body(reason, policy_reason, decision_id);
         LocalResponse { status, headers, body }
     }
 }

@@ -139,19 +139,27 @@ pub struct InputParts<'a> {
 /// Builds the whole input document.
 pub fn build(parts: &InputParts<'_>) -> Value {
     let req = parts.request;
+    // Repeated headers are joined with "," (RFC 9110 §5.3), in linear time.
+    let mut joined: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for (name, value) in &req.headers {
+        if name.starts_with(':') || name.eq_ignore_ascii_case(parts.token_header) {
+            continue;
+        }
+        match joined.entry(name.to_ascii_lowercase()) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(value.clone());
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let all = slot.get_mut();
+                all.push(',');
+                all.push_str(value);
+            }
+        }
+    }
     let mut headers = Value::new_object();
     if let Ok(map) = headers.as_object_mut() {
-        for (name, value) in &req.headers {
-            if name.starts_with(':') || name.eq_ignore_ascii_case(parts.token_header) {
-                continue;
-            }
-            let key = Value::from(name.to_ascii_lowercase());
-            // Repeated headers are joined with "," (RFC 9110 §5.3).
-            let joined = match map.get(&key).and_then(|v| v.as_string().ok()) {
-                Some(prev) => format!("{prev},{value}"),
-                None => value.clone(),
-            };
-            map.insert(key, Value::from(joined));
+        for (name, value) in joined {
+            map.insert(Value::from(name), Value::from(value));
         }
     }
     let source = object([

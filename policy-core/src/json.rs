@@ -1,9 +1,14 @@
-//! Strict JSON for token segments: duplicate member names and deep nesting are errors.
+//! Strict JSON: duplicate member names and deep nesting are errors.
 //!
 //! `serde_json` keeps the last of duplicate members silently; a JOSE verifier must not
-//! (RFC 7515 §4, RFC 8725 §3.9), so token headers and payloads are parsed through a
-//! seed that rejects duplicates and counts depth as it goes (the outer object is 1).
+//! (RFC 7515 §4, RFC 8725 §3.9), and neither may a configuration, where a second `"x"`
+//! in a JWK would make the second key the trusted one while a reviewer reads the first.
+//! Token segments and configurations are parsed through a seed that rejects duplicates
+//! and counts depth as it goes (the outer object is 1). The seed records what it found
+//! beside the parse, never inside serde's error text, and the path of the fault
+//! (`issuers[0].jwks.keys[0].x`) is built only when there is one.
 
+use core::cell::RefCell;
 use core::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -12,69 +17,140 @@ use serde_json::{Map, Value};
 /// The deepest nesting a token segment may have: each object or array counts one.
 pub const MAX_DEPTH: usize = 32;
 
-/// Why a segment is not acceptable JSON.
+/// The deepest nesting a configuration may have (serde_json's own recursion limit).
+pub const MAX_CONFIG_DEPTH: usize = 128;
+
+/// Why a text is not acceptable JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrictJsonError {
     /// Not valid JSON (or trailing data after the value).
-    Syntax,
-    /// An object has the same member name twice.
+    Syntax(String),
+    /// An object has the same member name twice; the path of the repeated member
+    /// (`jit.role`, `issuers[0].jwks.keys[0].x`).
     DuplicateMember(String),
-    /// Objects and arrays nest deeper than [`MAX_DEPTH`].
-    TooDeep,
+    /// Objects and arrays nest deeper than the limit.
+    TooDeep(usize),
 }
 
 impl fmt::Display for StrictJsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Syntax => f.write_str("not valid JSON"),
-            Self::DuplicateMember(name) => write!(f, "duplicate member `{name}`"),
-            Self::TooDeep => write!(f, "nested deeper than {MAX_DEPTH}"),
+            Self::Syntax(detail) => write!(f, "not valid JSON: {detail}"),
+            Self::DuplicateMember(path) => write!(f, "duplicate member `{path}`"),
+            Self::TooDeep(limit) => write!(f, "nested deeper than {limit}"),
         }
     }
+}
+
+impl core::error::Error for StrictJsonError {}
+
+/// Parses `bytes` as one JSON value, rejecting duplicate member names and nesting
+/// deeper than [`MAX_DEPTH`] (the token rules).
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    parse_strict_with_depth(bytes, MAX_DEPTH)
 }
 
 /// Parses `bytes` as one JSON value, rejecting duplicate member names and nesting
-/// deeper than [`MAX_DEPTH`].
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+/// deeper than `max_depth`.
+pub fn parse_strict_with_depth(bytes: &[u8], max_depth: usize) -> Result<Value, StrictJsonError> {
+    let found = Found {
+        max_depth,
+        fault: RefCell::new(None),
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictSeed { depth: 0 }.deserialize(&mut de).map_err(classify)?;
-    de.end().map_err(|_| StrictJsonError::Syntax)?;
+    let parsed = StrictSeed {
+        found: &found,
+        depth: 0,
+    }
+    .deserialize(&mut de);
+    if let Some(fault) = found.fault.into_inner() {
+        return Err(fault.into_error(max_depth));
+    }
+    let value = parsed.map_err(|e| StrictJsonError::Syntax(e.to_string()))?;
+    de.end().map_err(|e| StrictJsonError::Syntax(e.to_string()))?;
     Ok(value)
 }
 
-// Our seed reports its own faults through `de::Error::custom` with a marker prefix so
-// they survive serde_json's error type and can be told apart from syntax errors.
-const DUPLICATE_MARK: &str = "\u{0}duplicate:";
-const DEPTH_MARK: &str = "\u{0}depth";
+/// What the seed found, kept beside the parse.
+struct Found {
+    max_depth: usize,
+    fault: RefCell<Option<Fault>>,
+}
 
-fn classify(err: serde_json::Error) -> StrictJsonError {
-    let text = err.to_string();
-    if let Some(rest) = text.strip_prefix(DUPLICATE_MARK) {
-        // serde_json appends " at line L column C"; the name itself is JSON-escaped by us.
-        let name = rest.rsplit_once(" at line ").map_or(rest, |(name, _)| name);
-        StrictJsonError::DuplicateMember(name.to_owned())
-    } else if text.starts_with(DEPTH_MARK) {
-        StrictJsonError::TooDeep
-    } else {
-        StrictJsonError::Syntax
+enum Fault {
+    /// The path segments from the repeated member outwards (innermost first).
+    Duplicate(Vec<Segment>),
+    TooDeep,
+}
+
+enum Segment {
+    Member(String),
+    Index(usize),
+}
+
+impl Fault {
+    fn into_error(self, max_depth: usize) -> StrictJsonError {
+        match self {
+            Self::TooDeep => StrictJsonError::TooDeep(max_depth),
+            Self::Duplicate(segments) => {
+                let mut path = String::new();
+                for segment in segments.iter().rev() {
+                    match segment {
+                        Segment::Member(name) => {
+                            if !path.is_empty() {
+                                path.push('.');
+                            }
+                            path.push_str(name);
+                        }
+                        Segment::Index(i) => path.push_str(&format!("[{i}]")),
+                    }
+                }
+                StrictJsonError::DuplicateMember(path)
+            }
+        }
     }
 }
 
-struct StrictSeed {
+impl Found {
+    fn fail<E: de::Error>(&self, fault: Fault) -> E {
+        *self.fault.borrow_mut() = Some(fault);
+        E::custom("strict JSON fault")
+    }
+
+    /// A child failed: if it was a duplicate, the path grows by this segment.
+    fn through(&self, segment: impl FnOnce() -> Segment) {
+        if let Some(Fault::Duplicate(segments)) = self.fault.borrow_mut().as_mut() {
+            segments.push(segment());
+        }
+    }
+}
+
+struct StrictSeed<'f> {
+    found: &'f Found,
     depth: usize,
 }
 
-impl StrictSeed {
-    fn nested<E: de::Error>(&self) -> Result<StrictSeed, E> {
+impl<'f> StrictSeed<'f> {
+    fn nested<E: de::Error>(&self) -> Result<StrictSeed<'f>, E> {
         let depth = self.depth + 1;
-        if depth > MAX_DEPTH {
-            return Err(E::custom(DEPTH_MARK));
+        if depth > self.found.max_depth {
+            return Err(self.found.fail(Fault::TooDeep));
         }
-        Ok(StrictSeed { depth })
+        Ok(StrictSeed {
+            found: self.found,
+            depth,
+        })
+    }
+
+    fn child(&self) -> StrictSeed<'f> {
+        StrictSeed {
+            found: self.found,
+            depth: self.depth,
+        }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for StrictSeed {
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -82,7 +158,7 @@ impl<'de> DeserializeSeed<'de> for StrictSeed {
     }
 }
 
-impl<'de> Visitor<'de> for StrictSeed {
+impl<'de> Visitor<'de> for StrictSeed<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,8 +198,16 @@ impl<'de> Visitor<'de> for StrictSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let inner = self.nested()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictSeed { depth: inner.depth })? {
-            items.push(item);
+        loop {
+            match seq.next_element_seed(inner.child()) {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => break,
+                Err(e) => {
+                    let index = items.len();
+                    inner.found.through(|| Segment::Index(index));
+                    return Err(e);
+                }
+            }
         }
         Ok(Value::Array(items))
     }
@@ -133,11 +217,17 @@ impl<'de> Visitor<'de> for StrictSeed {
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
             if members.contains_key(&name) {
-                let shown = serde_json::to_string(&name).unwrap_or_default();
-                return Err(de::Error::custom(format_args!("{DUPLICATE_MARK}{shown}")));
+                return Err(inner.found.fail(Fault::Duplicate(vec![Segment::Member(name)])));
             }
-            let value = map.next_value_seed(StrictSeed { depth: inner.depth })?;
-            members.insert(name, value);
+            match map.next_value_seed(inner.child()) {
+                Ok(value) => {
+                    members.insert(name, value);
+                }
+                Err(e) => {
+                    inner.found.through(|| Segment::Member(name));
+                    return Err(e);
+                }
+            }
         }
         Ok(Value::Object(members))
     }
@@ -157,12 +247,16 @@ mod tests {
     fn rejects_duplicate_members_at_any_depth() {
         assert_eq!(
             parse_strict(br#"{"alg":"EdDSA","alg":"none"}"#),
-            Err(StrictJsonError::DuplicateMember("\"alg\"".into()))
+            Err(StrictJsonError::DuplicateMember("alg".into()))
         );
-        assert!(matches!(
+        assert_eq!(
             parse_strict(br#"{"jit":{"role":"a","role":"b"}}"#),
-            Err(StrictJsonError::DuplicateMember(_))
-        ));
+            Err(StrictJsonError::DuplicateMember("jit.role".into()))
+        );
+        assert_eq!(
+            parse_strict(br#"{"a":[{},{"k":{"x":1,"x":2}}]}"#),
+            Err(StrictJsonError::DuplicateMember("a[1].k.x".into()))
+        );
         // Escaped spelling of the same name is still the same name.
         assert!(matches!(
             parse_strict(br#"{"alg":"x","\u0061lg":"y"}"#),
@@ -175,16 +269,16 @@ mod tests {
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse_strict(ok.as_bytes()).is_ok());
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(parse_strict(deep.as_bytes()), Err(StrictJsonError::TooDeep));
+        assert_eq!(parse_strict(deep.as_bytes()), Err(StrictJsonError::TooDeep(MAX_DEPTH)));
         // Far deeper than serde_json's own limit: still our error, no stack overflow.
         let very = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(parse_strict(very.as_bytes()), Err(StrictJsonError::TooDeep));
+        assert_eq!(parse_strict(very.as_bytes()), Err(StrictJsonError::TooDeep(MAX_DEPTH)));
     }
 
     #[test]
     fn rejects_trailing_data_and_syntax_errors() {
-        assert_eq!(parse_strict(b"{} {}"), Err(StrictJsonError::Syntax));
-        assert_eq!(parse_strict(b"{\"a\":}"), Err(StrictJsonError::Syntax));
-        assert_eq!(parse_strict(b""), Err(StrictJsonError::Syntax));
+        for bad in [&b"{} {}"[..], b"{\"a\":}", b""] {
+            assert!(matches!(parse_strict(bad), Err(StrictJsonError::Syntax(_))), "{bad:?}");
+        }
     }
 }

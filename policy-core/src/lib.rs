@@ -31,7 +31,9 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod builtins;
 pub mod cache;
+pub mod calls;
 pub mod config;
 pub mod decision;
 pub mod extract;
@@ -49,11 +51,11 @@ pub mod token;
 
 pub use audit::AuditRecord;
 pub use config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
-pub use decision::{Action, Decision, Forward, LocalResponse, Reason, TokenStatus};
+pub use decision::{decision_id, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus};
 pub use gate::Gate;
 pub use jws::Algorithm;
 pub use policy::{Policy, PolicyOutcome};
 /// The regorus crate this core evaluates Rego with (for hosts that build values).
 pub use regorus;
-pub use request::{Request, RequestError, Source};
+pub use request::{Request, RequestError, RequestErrorKind, Source};
 pub use token::{Approval, RequestFacts, TokenError, TokenFailure};

@@ -116,6 +116,7 @@ impl Request {
         de.end().map_err(|e| RequestError {
             field: ".".into(),
             message: e.to_string(),
+            kind: RequestErrorKind::Shape,
         })?;
         Ok(request)
     }
@@ -126,6 +127,7 @@ impl Request {
         let spec = spec.map_err(|e| RequestError {
             field: e.path().to_string(),
             message: e.inner().to_string(),
+            kind: RequestErrorKind::Shape,
         })?;
         let mut headers = Vec::new();
         for (name, values) in spec.headers {
@@ -133,6 +135,7 @@ impl Request {
                 return Err(RequestError {
                     field: format!("headers.{name}"),
                     message: "is not a valid header name".into(),
+                    kind: RequestErrorKind::Value,
                 });
             }
             match values {
@@ -144,12 +147,14 @@ impl Request {
             return Err(RequestError {
                 field: "method".into(),
                 message: "must not be empty".into(),
+                kind: RequestErrorKind::Value,
             });
         }
         if !spec.path.starts_with('/') && spec.path != "*" {
             return Err(RequestError {
                 field: "path".into(),
-                message: "must start with `/`".into(),
+                message: "must start with `/` (origin form) or be `*`".into(),
+                kind: RequestErrorKind::Value,
             });
         }
         Ok(Self {
@@ -177,6 +182,21 @@ pub struct RequestError {
     pub field: String,
     /// What is wrong.
     pub message: String,
+    /// Whether the document's shape is wrong (a programming error in the host) or a
+    /// value in it is one the gate cannot accept (something a client sent).
+    pub kind: RequestErrorKind,
+}
+
+/// What kind of fault a [`RequestError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestErrorKind {
+    /// The document is not the request form: a missing, unknown, repeated or
+    /// mistyped member, or not JSON. The host's (or embedder's) bug: it throws.
+    Shape,
+    /// A value a client can send that the gate cannot read (an absolute-form or empty
+    /// path, an empty method, an invalid header name): hosts deny the request with
+    /// 400 `request_invalid` ([`crate::Gate::refuse`] with [`crate::Fault::Request`]).
+    Value,
 }
 
 /// RFC 9110 `token` characters.

@@ -218,6 +218,9 @@ pub struct RequestFacts<'a> {
     pub identity: Option<&'a str>,
     /// Whether an identity source is configured at all.
     pub identity_required: bool,
+    /// The identity source gave more than one value (a repeated identity header):
+    /// never an identity, whatever the values say.
+    pub identity_ambiguous: bool,
     /// The base64url SHA-256 of the client certificate, when the connection has one.
     pub certificate_sha256: Option<&'a str>,
 }
@@ -389,6 +392,12 @@ impl Verifier {
             return fail(TokenError::Revoked, format!("approval `{}` is revoked", approval.id));
         }
         if facts.identity_required {
+            if facts.identity_ambiguous {
+                return fail(
+                    TokenError::SubjectMismatch,
+                    "request carries more than one identity header",
+                );
+            }
             match facts.identity {
                 None => return fail(TokenError::SubjectMismatch, "request carries no identity"),
                 Some(id) if id != approval.subject => {

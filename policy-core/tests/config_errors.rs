@@ -135,3 +135,43 @@ fn duplicate_issuers_and_syntax_errors() {
     let dup = text.replacen('{', "{\"mode\":\"dry_run\",\"mode\":\"enforce\",", 1);
     assert_eq!(Gate::new(&dup).unwrap_err().field(), Some("mode"));
 }
+
+/// Inserts `"name": value` right after the opening brace of the object that `anchor`
+/// (a unique piece of the configuration's JSON text) begins, so the member appears twice.
+fn with_repeated_member(anchor: &str, name: &str, value: &str) -> String {
+    let text = config_with(TOKEN_ONLY_POLICY).to_string();
+    let at = text.find(anchor).unwrap_or_else(|| panic!("`{anchor}` not in {text}"));
+    let brace = at + text[at..].find('{').unwrap();
+    format!("{}{{\"{name}\":{value},{}", &text[..brace], &text[brace + 1..])
+}
+
+#[test]
+fn a_member_repeated_anywhere_is_an_error_naming_its_path() {
+    let other = stranger_key().public_jwk("ed1");
+    let other_x = serde_json::to_string(&other["x"]).unwrap();
+    // A second `x` in a JWK: the second key would otherwise be the trusted one.
+    let text = with_repeated_member("{\"alg\":\"EdDSA\"", "x", &other_x);
+    assert!(text.matches("\"x\":").count() >= 2, "{text}");
+    let e = Gate::new(&text).unwrap_err();
+    assert_eq!(e.field(), Some("issuers[0].jwks.keys[0].x"), "{e}");
+    assert!(e.to_string().contains("more than once"), "{e}");
+
+    // `keys` twice in a key set.
+    let text = with_repeated_member("{\"keys\"", "keys", "[]");
+    assert_eq!(Gate::new(&text).unwrap_err().field(), Some("issuers[0].jwks.keys"));
+
+    // A module name twice.
+    let text = with_repeated_member("{\"jit.rego\"", "jit.rego", "\"package access.jit\\nallow := true\"");
+    assert_eq!(Gate::new(&text).unwrap_err().field(), Some("policy.modules.jit.rego"));
+
+    // A `policy.data` member twice, at depth.
+    let mut cfg = config_with(TOKEN_ONLY_POLICY);
+    cfg["policy"]["data"] = json!({"groups": {"admins": ["bob"]}});
+    let text = cfg
+        .to_string()
+        .replacen("{\"admins\"", "{\"admins\":[\"mallory\"],\"admins\"", 1);
+    assert_eq!(Gate::new(&text).unwrap_err().field(), Some("policy.data.groups.admins"));
+
+    // The same configuration without repeats is fine.
+    gate(&cfg);
+}

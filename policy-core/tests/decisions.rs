@@ -62,7 +62,12 @@ fn seed_policy_denies_the_wrong_role() {
     let mut c = claims();
     c["jit"]["role"] = json!("analyst");
     let d = seed_gate().decide(&request_with(&token(&c)), NOW);
-    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_denied"));
+    assert_eq!(
+        (d.allow, d.status, d.reason.code()),
+        (false, 403, "policy_denied"),
+        "{:?}",
+        d.audit.detail
+    );
     let body: Value = serde_json::from_str(&local(&d).body).unwrap();
     assert_eq!(
         body,
@@ -436,4 +441,186 @@ fn verify_reports_claims_or_a_code_without_the_policy() {
     assert_eq!(a.expires, (NOW_S + 3600) as u64);
     let e = g.verify(&token(&claims()), (NOW_S + 4000) * SEC, &facts).unwrap_err();
     assert_eq!(e.error.code(), "token_expired");
+}
+
+#[test]
+fn a_repeated_identity_header_is_never_an_identity() {
+    let mut cfg = config_with(SEED_POLICY);
+    cfg["identity"] = json!({"header": "x-authenticated-user"});
+    let g = gate(&cfg);
+    let t = token(&claims());
+    let alice = "alice@example.com";
+    let mallory = "mallory@example.com";
+    assert!(
+        g.decide(&request_with(&t).header("x-authenticated-user", alice), NOW)
+            .allow
+    );
+    for (first, second) in [
+        ("x-authenticated-user", "x-authenticated-user"),
+        ("X-Authenticated-User", "x-authenticated-user"),
+        ("x-authenticated-user", "X-AUTHENTICATED-USER"),
+    ] {
+        for (a, b) in [(alice, mallory), (mallory, alice), (alice, alice)] {
+            let r = request_with(&t).header(first, a).header(second, b);
+            let d = g.decide(&r, NOW);
+            assert_eq!(
+                (d.allow, d.status, d.reason.code()),
+                (false, 401, "token_subject_mismatch"),
+                "{first}: {a}, {second}: {b}"
+            );
+            assert!(
+                d.audit.detail.as_deref().unwrap().contains("more than one identity"),
+                "{:?}",
+                d.audit.detail
+            );
+            assert_eq!(d.audit.identity, None);
+        }
+    }
+}
+
+#[test]
+fn confusable_spellings_of_jitgate_headers_are_removed() {
+    let t = token(&claims());
+    let r = request_with(&t)
+        .header("x_jit_subject", "forged@example.com")
+        .header("X-Jit_Expires", "2099-01-01T00:00:00Z")
+        .header("x_jit-approval_id", "forged")
+        .header("x_jit_approval", "a.b.c")
+        .header("x_request_id", "kept");
+    let d = seed_gate().decide(&r, NOW);
+    assert!(d.allow);
+    let removed = &forward(&d).remove_headers;
+    for h in ["x_jit_subject", "x-jit_expires", "x_jit-approval_id", "x_jit_approval"] {
+        assert!(removed.contains(&h.to_string()), "{h} not removed: {removed:?}");
+    }
+    assert!(!removed.iter().any(|h| h == "x_request_id"), "{removed:?}");
+    // Denials in dry run strip them too.
+    let mut cfg = config_with(SEED_POLICY);
+    cfg["mode"] = json!("dry_run");
+    let d = gate(&cfg).decide(&Request::new("GET", "/orders").header("x_jit_subject", "x"), NOW);
+    assert!(forward(&d).remove_headers.contains(&"x_jit_subject".to_string()));
+}
+
+#[test]
+fn refusals_are_decisions_of_the_core() {
+    use jitgate_core::Fault;
+    let g = seed_gate();
+    let d = g.refuse(Fault::Request, "request field `path`: must start with `/`", NOW);
+    assert_eq!(
+        (d.allow, d.enforced, d.status, d.reason.code()),
+        (false, true, 400, "request_invalid")
+    );
+    let r = local(&d);
+    assert_eq!(r.status, 400);
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "access_denied", "reason": "request_invalid", "decision_id": d.decision_id})
+    );
+    assert_eq!(d.audit.reason, "request_invalid");
+    assert_eq!(d.audit.decision_id, d.decision_id);
+    assert!(d.audit.detail.as_deref().unwrap().contains("path"));
+    assert_eq!(d.counters(), ["jitgate.denied", "jitgate.denied.request_invalid"]);
+
+    let h = g.refuse(Fault::Host, "reading the clock: failed", NOW);
+    assert_eq!((h.status, h.reason.code()), (500, "internal_error"));
+    assert_ne!(h.decision_id, d.decision_id);
+
+    // Dry run: the refused request goes through, stripped of the token and x-jit-*.
+    let mut cfg = config_with(SEED_POLICY);
+    cfg["mode"] = json!("dry_run");
+    let d = gate(&cfg).refuse(Fault::Request, "bad", NOW);
+    assert!(!d.enforced);
+    let f = forward(&d);
+    for h in ["x-jit-approval", "x-jit-approval-id", "x-jit-subject", "x-jit-expires"] {
+        assert!(f.remove_headers.contains(&h.to_string()), "{h}");
+    }
+    assert!(f.add_headers.is_empty());
+    assert!(d.counters().contains(&"jitgate.dry_run.would_deny".to_string()));
+
+    // A decision that could not be applied keeps its id and approval, becomes a 500.
+    let t = token(&claims());
+    let allowed = g.decide(&request_with(&t), NOW);
+    let id = allowed.decision_id.clone();
+    let refused = g.refuse_decided(allowed, "removing a header failed");
+    assert_eq!((refused.allow, refused.enforced, refused.status), (false, true, 500));
+    assert_eq!(refused.decision_id, id);
+    assert_eq!(refused.audit.subject.as_deref(), Some("alice@example.com"));
+    assert_eq!(refused.audit.reason, "internal_error");
+    assert_eq!(local(&refused).status, 500);
+}
+
+#[test]
+fn decision_ids_reveal_neither_the_seed_nor_the_next_id() {
+    let mut g = seed_gate();
+    g.set_instance_seed([7; 16]);
+    let ids: Vec<String> = (0..3)
+        .map(|_| g.refuse(jitgate_core::Fault::Host, "x", NOW).decision_id)
+        .collect();
+    let seed_hex = "07".repeat(16);
+    for id in &ids {
+        assert_eq!(id.len(), 32);
+        assert_ne!(id, &seed_hex);
+    }
+    // Consecutive ids are not consecutive numbers.
+    let as_num = |s: &str| u128::from_str_radix(s, 16).unwrap();
+    assert_ne!(as_num(&ids[1]).wrapping_sub(as_num(&ids[0])), 1);
+    assert_eq!(jitgate_core::decision_id(&[7; 16], 1, NOW), ids[0]);
+}
+
+/// 9 million iterations: seconds of work without a budget.
+const SLOW_POLICY: &str = "package access.jit\nallow if count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)]) > 0\n";
+
+#[test]
+#[cfg(feature = "std")] // regorus reads a monotonic clock only with std (see Policy::set_eval_budget)
+fn a_policy_over_its_time_budget_is_stopped_and_denied() {
+    let mut cfg = config_with(SLOW_POLICY);
+    cfg["policy"]["max_eval_ms"] = json!(5);
+    let g = gate(&cfg);
+    let d = g.decide(&request_with(&token(&claims())), NOW);
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_error"));
+    assert!(d.over_budget);
+    assert!(d.counters().contains(&"jitgate.policy_over_budget".to_string()));
+    let detail = d.audit.detail.as_deref().unwrap();
+    assert!(detail.contains("over its budget of 5 ms"), "{detail}");
+    // A fast policy is not affected.
+    let d = gate(&config_with(SEED_POLICY)).decide(&request_with(&token(&claims())), NOW);
+    assert!(d.allow && !d.over_budget);
+}
+
+#[test]
+fn the_time_budget_is_validated() {
+    for bad in [json!(0), json!(10_001), json!("5"), json!(-1)] {
+        let mut cfg = config_with(SEED_POLICY);
+        cfg["policy"]["max_eval_ms"] = bad.clone();
+        let e = Gate::new(&cfg.to_string()).unwrap_err();
+        assert_eq!(e.field(), Some("policy.max_eval_ms"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn many_repeated_headers_are_joined_in_linear_time_and_bounded() {
+    let g = gate(&config_with(
+        "package access.jit\nallow if count(input.request.headers[\"x-r\"]) > 0\n",
+    ));
+    let mut r = Request::new("GET", "/");
+    for _ in 0..999 {
+        r = r.header("x-r", "v");
+    }
+    assert!(g.decide(&r, NOW).allow);
+    let d = g.decide(&r.clone().header("x-r", "v").header("x-r", "v"), NOW);
+    assert_eq!((d.status, d.reason.code()), (400, "request_invalid"));
+}
+
+#[test]
+fn trusting_the_published_demo_key_is_warned_about() {
+    let example = include_str!("../../policies/config.example.json");
+    let g = Gate::new(example).unwrap();
+    assert_eq!(g.warnings().len(), 1, "{:?}", g.warnings());
+    assert!(
+        g.warnings()[0].contains("issuers[0].jwks.keys[0]"),
+        "{:?}",
+        g.warnings()
+    );
+    assert!(seed_gate().warnings().is_empty());
 }

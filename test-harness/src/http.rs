@@ -144,8 +144,10 @@ impl Request {
         map.add(":path", self.path.as_str());
         map.add(":method", self.method.as_str());
         map.add(":scheme", self.scheme.as_str());
+        // Envoy's codecs drop a field value's leading and trailing whitespace (RFC 9110
+        // §5.5), so the filter never sees it; neither does it here.
         for (k, v) in &self.headers {
-            map.add(k, v.as_str());
+            map.add(k, v.trim_matches([' ', '\t']));
         }
         map
     }

@@ -116,6 +116,23 @@ fn eval_allows_and_denies_with_exit_zero() {
 }
 
 #[test]
+fn eval_decides_an_unreadable_request_as_a_400_denial_like_every_host() {
+    // An absolute-form path is something a client sends, not a broken request file.
+    let request = json!({"method": "GET", "path": "http://db.internal/healthz"});
+    let out = eval(None, "2026-11-26T10:30:00Z", &request);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = stdout_json(&out);
+    assert_eq!(
+        (d["allow"].clone(), d["status"].clone(), d["reason"].clone()),
+        (json!(false), json!(400), json!("request_invalid"))
+    );
+    assert_eq!(d["action"]["type"], "respond");
+    assert!(d["audit"]["detail"].as_str().unwrap().contains("path"));
+    // The demo configuration trusts the published demo key: said on stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo key"));
+}
+
+#[test]
 fn eval_token_flag_replaces_the_request_header() {
     let token = sign_demo(&[]);
     let request = json!({"method": "GET", "path": "/orders", "headers": {"x-jit-approval": "garbage"}});

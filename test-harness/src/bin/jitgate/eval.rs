@@ -43,13 +43,18 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let config = files::load_config(&args.config, &args.policies)?;
     let (header, prefix) = (config.token.header.clone(), config.token.prefix.clone());
     let gate = files::gate(config, &args.config)?;
-    let mut request = files::load_request(&args.request)?;
+    let request = files::load_request_or_refusal(&args.request)?;
     let now = files::parse_time(&args.now)?;
-    if let Some(t) = &args.token {
-        request = with_token(request, &header, &prefix, &files::token_arg(t)?);
-    }
     let started = std::time::Instant::now();
-    let mut decision = gate.decide(&request, now);
+    let mut decision = match request {
+        Ok(mut request) => {
+            if let Some(t) = &args.token {
+                request = with_token(request, &header, &prefix, &files::token_arg(t)?);
+            }
+            gate.decide(&request, now)
+        }
+        Err(detail) => gate.refuse(jitgate_core::Fault::Request, detail, now),
+    };
     decision.audit.eval_ns = u64::try_from(started.elapsed().as_nanos()).ok();
     files::print_json(&decision.to_json(), args.compact);
     Ok(())

@@ -58,12 +58,27 @@ pub fn gate(config: Config, path: &Path) -> Result<Gate> {
     let mut seed = [0u8; 16];
     getrandom::getrandom(&mut seed).map_err(|e| anyhow!("no randomness for decision ids: {e}"))?;
     gate.set_instance_seed(seed);
+    for warning in gate.warnings() {
+        eprintln!("jitgate: warning: {warning}");
+    }
     Ok(gate)
 }
 
 /// Reads REQUEST.json (`{"method", "path", "headers", "source"}`).
 pub fn load_request(path: &Path) -> Result<Request> {
     Request::from_json(read_json(path)?).map_err(|e| anyhow!("`{}`: {e}", path.display()))
+}
+
+/// Reads REQUEST.json like [`load_request`], but a value a client could have sent and
+/// the gate cannot read (an absolute-form path, an invalid header name) is `Ok(Err(detail))`:
+/// the caller decides it as a denial (`request_invalid`), as every host does. Only a
+/// file that is not the request form is an error.
+pub fn load_request_or_refusal(path: &Path) -> Result<std::result::Result<Request, String>> {
+    match Request::from_json(read_json(path)?) {
+        Ok(request) => Ok(Ok(request)),
+        Err(e) if e.kind == jitgate_core::RequestErrorKind::Value => Ok(Err(e.to_string())),
+        Err(e) => Err(anyhow!("`{}`: {e}", path.display())),
+    }
 }
 
 /// Parses TIME: RFC 3339 or integer Unix seconds, into ns since the epoch.

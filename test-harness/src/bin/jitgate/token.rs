@@ -284,6 +284,7 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
     let facts = RequestFacts {
         identity: a.identity.as_deref(),
         identity_required: a.identity.is_some(),
+        identity_ambiguous: false,
         certificate_sha256: a.cert_sha256.as_deref(),
     };
     match gate.verify(&token, now, &facts) {

@@ -1,0 +1,6 @@
+#![no_main]
+//! Fuzz target `token`: see policy-core/tests/fuzz_checks/mod.rs (the check) and
+//! fuzz/src/lib.rs (the structured inputs).
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| jitgate_fuzz::fuzz("token", data));

@@ -1,0 +1,435 @@
+//! The Rego builtins that behave the same in every host and cannot be made to panic.
+//!
+//! regorus looks engine extensions up before its builtins, so jitgate installs, in
+//! every engine it builds ([`crate::policy::load_modules`]), checked versions of the
+//! builtins that request data could otherwise turn into a panic (a Wasm trap that kills
+//! the Envoy worker's VM) or into a decision that depends on the machine:
+//!
+//! | builtin | what jitgate adds |
+//! |---|---|
+//! | `numbers.range`, `numbers.range_step` | at most [`MAX_RANGE_ELEMENTS`] elements; a zero or negative step is an error (regorus divides by it) |
+//! | `sprintf` | a width or precision is ASCII digits and at most [`MAX_FORMAT_WIDTH`] (regorus panics on other numeric characters and overflows on long ones) |
+//! | `strings.count` | an empty substring counts like Go's `strings.Count` (characters + 1; regorus panics) |
+//! | `object.subset` | an empty array is a subset of any array (regorus panics) — evaluated by jitgate |
+//! | `time.parse_ns` | the layout and the value are ASCII (regorus panics on some other characters) |
+//! | `time.clock`, `time.date`, `time.weekday`, `time.diff`, `time.format`, `time.add_date` | the zone `"Local"` is an error: it is the machine's own zone, so the same request would decide differently on different hosts |
+//! | `rand.intn` | always an error: regorus has it only in `std` builds, and a decision must not be random |
+//!
+//! A checked builtin validates its arguments, then evaluates the original builtin in
+//! a small private engine (one per thread, built on first use), so the results are
+//! regorus's own. An error is an evaluation error: the decision is `policy_error`.
+
+use std::cell::RefCell;
+
+use regorus::{Engine, Value};
+
+/// The most elements `numbers.range` and `numbers.range_step` may return.
+pub const MAX_RANGE_ELEMENTS: i64 = 100_000;
+
+/// The largest width or precision a `sprintf` verb may ask for.
+pub const MAX_FORMAT_WIDTH: u32 = 1_000;
+
+/// One builtin jitgate replaces: its name, arity and the rule of the delegate module
+/// that evaluates the original.
+struct Checked {
+    name: &'static str,
+    arity: u8,
+    check: fn(&[Value]) -> Result<(), String>,
+}
+
+const CHECKED: &[Checked] = &[
+    Checked {
+        name: "numbers.range",
+        arity: 2,
+        check: check_range,
+    },
+    Checked {
+        name: "numbers.range_step",
+        arity: 3,
+        check: check_range_step,
+    },
+    Checked {
+        name: "sprintf",
+        arity: 2,
+        check: check_sprintf,
+    },
+    Checked {
+        name: "strings.count",
+        arity: 2,
+        check: check_nothing,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.parse_ns",
+        arity: 2,
+        check: check_ascii_strings,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.clock",
+        arity: 1,
+        check: check_no_local_zone,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.date",
+        arity: 1,
+        check: check_no_local_zone,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.weekday",
+        arity: 1,
+        check: check_no_local_zone,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.format",
+        arity: 1,
+        check: check_no_local_zone,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.diff",
+        arity: 2,
+        check: check_no_local_zone,
+    },
+    #[cfg(feature = "time")]
+    Checked {
+        name: "time.add_date",
+        arity: 4,
+        check: check_no_local_zone,
+    },
+];
+
+/// The package of the delegate module.
+const DELEGATE_PACKAGE: &str = "jitgate_delegate";
+
+/// The delegate rule for a builtin (`time.clock` → `time_clock`).
+fn rule_name(builtin: &str) -> String {
+    builtin.replace('.', "_")
+}
+
+fn delegate_module() -> String {
+    let mut module = format!("package {DELEGATE_PACKAGE}\n");
+    for c in CHECKED {
+        let args: Vec<String> = (0..c.arity).map(|i| format!("input.args[{i}]")).collect();
+        module.push_str(&format!("{} := {}({})\n", rule_name(c.name), c.name, args.join(", ")));
+    }
+    module
+}
+
+thread_local! {
+    /// The engine that evaluates the original builtins (regorus's engines are not
+    /// `Send`, extensions must be: one per thread, built on first use).
+    static DELEGATE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// Evaluates the original `builtin` on `args`.
+fn delegate(builtin: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+    let rule = format!("data.{DELEGATE_PACKAGE}.{}", rule_name(builtin));
+    DELEGATE.with(|slot| {
+        let mut engine = {
+            let mut slot = slot
+                .try_borrow_mut()
+                .map_err(|_| anyhow::anyhow!("{builtin}: re-entered"))?;
+            match slot.as_ref() {
+                Some(engine) => engine.clone(),
+                None => {
+                    let mut engine = Engine::new();
+                    engine.add_policy("jitgate_delegate.rego".into(), delegate_module())?;
+                    *slot = Some(engine.clone());
+                    engine
+                }
+            }
+        };
+        let mut input = Value::new_object();
+        if let Ok(map) = input.as_object_mut() {
+            map.insert(Value::from("args"), Value::from(args));
+        }
+        engine.set_input(input);
+        engine.eval_rule(rule)
+    })
+}
+
+/// Installs the checked builtins and the refused ones in `engine`.
+pub(crate) fn install(engine: &mut Engine) -> anyhow::Result<()> {
+    for c in CHECKED {
+        let (name, check) = (c.name, c.check);
+        engine.add_extension(
+            name.into(),
+            c.arity,
+            Box::new(move |args: Vec<Value>| {
+                check(&args).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                if name == "strings.count" {
+                    if let Some(count) = count_of_empty(&args) {
+                        return Ok(count);
+                    }
+                }
+                delegate(name, args)
+            }),
+        )?;
+    }
+    engine.add_extension(
+        "object.subset".into(),
+        2,
+        Box::new(|args: Vec<Value>| match (args.first(), args.get(1)) {
+            (Some(sup), Some(sub)) => Ok(Value::Bool(is_subset(sup, sub))),
+            _ => Err(anyhow::anyhow!("object.subset: expects two arguments")),
+        }),
+    )?;
+    engine.add_extension(
+        "rand.intn".into(),
+        2,
+        Box::new(|_args: Vec<Value>| {
+            Err(anyhow::anyhow!(
+                "rand.intn: not available in jitgate (a decision must not be random, and must be the same in every host)"
+            ))
+        }),
+    )?;
+    Ok(())
+}
+
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) if n.is_integer() => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// An integer that does not fit in 64 bits (regorus overflows on those).
+fn huge_integer(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Number(n)) if n.is_integer() && n.as_i64().is_none())
+}
+
+fn check_nothing(_args: &[Value]) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(feature = "time")]
+fn check_ascii_strings(args: &[Value]) -> Result<(), String> {
+    if args.iter().any(|a| matches!(a, Value::String(s) if !s.is_ascii())) {
+        return Err("the layout and the value must be ASCII".into());
+    }
+    Ok(())
+}
+
+/// `strings.count(s, "")`: Go's `strings.Count` gives the number of characters + 1.
+fn count_of_empty(args: &[Value]) -> Option<Value> {
+    match (args.first(), args.get(1)) {
+        (Some(Value::String(s)), Some(Value::String(sub))) if sub.is_empty() => {
+            Some(Value::from(s.chars().count().saturating_add(1) as u64))
+        }
+        _ => None,
+    }
+}
+
+/// OPA's `object.subset`: objects recursively, sets by membership, an array as a
+/// contiguous run of another (the empty array is in every array), else equality.
+fn is_subset(sup: &Value, sub: &Value) -> bool {
+    match (sup, sub) {
+        (Value::Object(sup), Value::Object(sub)) => sub
+            .iter()
+            .all(|(k, vsub)| sup.get(k).is_some_and(|vsup| is_subset(vsup, vsub))),
+        (Value::Set(sup), Value::Set(sub)) => sub.iter().all(|v| sup.contains(v)),
+        (Value::Array(sup), Value::Array(sub)) => {
+            let sup: Vec<&Value> = sup.iter().collect();
+            let sub: Vec<&Value> = sub.iter().collect();
+            sub.is_empty() || sup.windows(sub.len()).any(|w| w == sub.as_slice())
+        }
+        (Value::Array(sup), Value::Set(sub)) => sub.iter().all(|v| sup.iter().any(|x| x == v)),
+        (sup, sub) => sup == sub,
+    }
+}
+
+fn bounded_count(from: i64, to: i64, step: i64) -> Result<(), String> {
+    let span = i128::from(to) - i128::from(from);
+    let count = span.unsigned_abs() / u128::from(step.unsigned_abs()) + 1;
+    if count > MAX_RANGE_ELEMENTS.unsigned_abs().into() {
+        return Err(format!(
+            "the range has {count} elements, more than the {MAX_RANGE_ELEMENTS} jitgate allows"
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(args: &[Value]) -> Result<(), String> {
+    if huge_integer(args.first()) || huge_integer(args.get(1)) {
+        return Err("a bound does not fit in 64 bits".into());
+    }
+    match (args.first().and_then(integer), args.get(1).and_then(integer)) {
+        (Some(from), Some(to)) => bounded_count(from, to, 1),
+        // Not integers: regorus decides (undefined or a type error) without allocating.
+        _ => Ok(()),
+    }
+}
+
+fn check_range_step(args: &[Value]) -> Result<(), String> {
+    if args.iter().any(|a| huge_integer(Some(a))) {
+        return Err("a bound or the step does not fit in 64 bits".into());
+    }
+    let step = args.get(2);
+    if let Some(Value::Number(n)) = step {
+        if n.as_f64().is_some_and(|f| f <= 0.0) || (n.is_integer() && n.as_i64().is_none()) {
+            return Err("the step must be a positive integer".into());
+        }
+    }
+    match (
+        args.first().and_then(integer),
+        args.get(1).and_then(integer),
+        step.and_then(integer),
+    ) {
+        (Some(from), Some(to), Some(step)) if step > 0 => bounded_count(from, to, step),
+        _ => Ok(()),
+    }
+}
+
+fn check_sprintf(args: &[Value]) -> Result<(), String> {
+    let Some(Value::String(format)) = args.first() else {
+        return Ok(()); // regorus reports the type error
+    };
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        match chars.peek() {
+            Some('%') => {
+                chars.next();
+                continue;
+            }
+            Some('.') => {
+                chars.next();
+            }
+            _ => {}
+        }
+        let mut width: u32 = 0;
+        while let Some(&d) = chars.peek() {
+            if !d.is_numeric() {
+                break;
+            }
+            let digit = d
+                .to_digit(10)
+                .ok_or_else(|| format!("the width `{d}` in the format is not an ASCII digit"))?;
+            width = width.saturating_mul(10).saturating_add(digit);
+            if width > MAX_FORMAT_WIDTH {
+                return Err(format!("a width over {MAX_FORMAT_WIDTH} in the format"));
+            }
+            chars.next();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "time")]
+fn check_no_local_zone(args: &[Value]) -> Result<(), String> {
+    let local = args.iter().any(|arg| match arg {
+        Value::Array(items) => matches!(items.iter().nth(1), Some(Value::String(zone)) if zone.as_ref() == "Local"),
+        _ => false,
+    });
+    if local {
+        return Err(
+            "time zone \"Local\" is the host's own and differs between hosts; use \"UTC\" or an Etc/GMT zone".into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let mut e = Engine::new();
+        install(&mut e).unwrap();
+        e
+    }
+
+    fn eval(expr: &str) -> anyhow::Result<Value> {
+        let mut e = engine();
+        e.add_policy("t.rego".into(), format!("package t\nx := {expr}\n"))
+            .unwrap();
+        e.eval_rule("data.t.x".into())
+    }
+
+    #[test]
+    fn checked_builtins_still_give_regorus_results() {
+        assert_eq!(
+            eval("numbers.range(1, 3)").unwrap(),
+            Value::from_json_str("[1,2,3]").unwrap()
+        );
+        assert_eq!(
+            eval("numbers.range(3, 1)").unwrap(),
+            Value::from_json_str("[3,2,1]").unwrap()
+        );
+        assert_eq!(
+            eval("numbers.range_step(0, 10, 5)").unwrap(),
+            Value::from_json_str("[0,5,10]").unwrap()
+        );
+        assert_eq!(
+            eval(r#"sprintf("%s=%05d", ["a", 42])"#).unwrap(),
+            Value::from("a=00042")
+        );
+        assert_eq!(eval(r#"sprintf("%.2f%%", [1.5])"#).unwrap(), Value::from("1.50%"));
+        assert_eq!(eval(r#"strings.count("banana", "a")"#).unwrap(), Value::from(3_u64));
+        assert_eq!(eval(r#"strings.count("äb", "")"#).unwrap(), Value::from(3_u64));
+        for (expr, want) in [
+            ("object.subset([1, 2, 3], [])", true),
+            ("object.subset([1, 2, 3], [2, 3])", true),
+            ("object.subset([1, 2, 3], [3, 2])", false),
+            (r#"object.subset({"a": [1, 2], "b": 1}, {"a": []})"#, true),
+            (r#"object.subset({"a": {"b": 1, "c": 2}}, {"a": {"b": 1}})"#, true),
+            (r#"object.subset({"a": 1}, {"a": 2})"#, false),
+            ("object.subset({1, 2}, {2})", true),
+            ("object.subset([1, 2], {2})", true),
+        ] {
+            assert_eq!(eval(expr).unwrap(), Value::Bool(want), "{expr}");
+        }
+    }
+
+    #[test]
+    fn inputs_that_panicked_regorus_are_errors() {
+        for expr in [
+            "numbers.range(1, 9223372036854775807)",
+            "numbers.range(-9223372036854775808, 9223372036854775807)",
+            "numbers.range_step(1, 10, 0)",
+            "numbers.range_step(1, 10, -1)",
+            "numbers.range_step(0, 9223372036854775807, 1)",
+            r#"sprintf("%99999999999d", [1])"#,
+            r#"sprintf("%2000s", ["x"])"#,
+            r#"sprintf("%.5000f", [1])"#,
+            "sprintf(\"%\u{0663}d\", [1])",  // ARABIC-INDIC DIGIT THREE
+            "sprintf(\"%1\u{00b2}d\", [1])", // SUPERSCRIPT TWO
+            "numbers.range(18446744073709551615, 9223372036854775807)",
+            "time.parse_ns(\"\u{0663}\u{0664}\", \"\u{ff21}\")",
+        ] {
+            assert!(eval(expr).is_err(), "{expr}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "time")]
+    fn the_local_zone_is_refused_however_it_is_spelled() {
+        let mut e = engine();
+        e.add_policy(
+            "t.rego".into(),
+            "package t\nzone := concat(\"\", [\"Lo\", \"cal\"])\na := time.clock([0, \"Loc\\u0061l\"])\nb := time.weekday([0, zone])\nc := time.format([0, data.z])\nd := time.clock([0, \"UTC\"])\n"
+                .into(),
+        )
+        .unwrap();
+        e.add_data(Value::from_json_str(r#"{"z": "Local"}"#).unwrap()).unwrap();
+        for rule in ["a", "b", "c"] {
+            let err = e.eval_rule(format!("data.t.{rule}")).unwrap_err();
+            assert!(err.to_string().contains("Local"), "{rule}: {err}");
+        }
+        assert_eq!(
+            e.eval_rule("data.t.d".into()).unwrap(),
+            Value::from_json_str("[0,0,0]").unwrap()
+        );
+    }
+
+    #[test]
+    fn rand_intn_is_refused() {
+        assert!(eval("rand.intn(\"x\", 10)").is_err());
+    }
+}
