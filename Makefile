@@ -20,7 +20,7 @@ HARNESS_LABEL := sed -e 's/^\( *\)envoy: /\1harness (wasmtime, not Envoy): /' -e
 E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
 
-.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js bench bench-envoy fuzz
+.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -97,7 +97,21 @@ test-envoy: filter jitgate envoy-setup filter-trap
 	  || { echo "test-envoy: curl (the HTTP/2 client of e2e/test_http2.py) is not available" >&2; exit 1; }
 	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
 
-test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-js
+# The approval service (approvals/): its suite on SQLite and, through a throwaway
+# cluster (approvals/tests/with-postgres.sh), on PostgreSQL when initdb/pg_ctl exist
+# (Debian's postgresql package; installed here when running as root with apt-get).
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+test-approvals:
+	@command -v initdb >/dev/null || [ -n "$(PG_BIN)" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+	  || echo "test-approvals: PostgreSQL (Debian package postgresql) is not available: SQLite only"
+	if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  bash approvals/tests/with-postgres.sh $(CARGO) test --locked -p jitgate-approvals; \
+	else \
+	  $(CARGO) test --locked -p jitgate-approvals; \
+	fi
+
+test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals
 	@echo "make test: all passed"
 
 # The filter in a real Envoy 1.40 against no filter and Envoy's own jwt_authn + rbac
