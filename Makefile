@@ -20,7 +20,7 @@ HARNESS_LABEL := sed -e 's/^\( *\)envoy: /\1harness (wasmtime, not Envoy): /' -e
 E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
 
-.PHONY: demo demo-harness test setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
+.PHONY: demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -70,7 +70,15 @@ build-core-wasm: setup
 	$(CARGO) clippy --locked -p jitgate-core --target wasm32-unknown-unknown -- -D warnings
 
 # Rust tests; the end-to-end tests load the shipped filter.
-test-rust: filter
+# Headless Chromium (Debian's package) for the browser tests of the approval service
+# (Rust) and the JS package.
+browser-setup:
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+	       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; } \
+	  || echo "browser-setup: chromium (Debian package) is not available: the browser tests will fail"
+
+test-rust: filter browser-setup
 	JITGATE_FILTER=$(abspath $(FILTER)) $(CARGO) test --locked --workspace
 
 # The shipped policies: Rego unit tests and scenarios.
