@@ -55,6 +55,45 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record of a refusal: a denial no policy decided (`request_invalid`,
+    /// `internal_error`), with nothing known of the request but the time.
+    #[allow(clippy::too_many_arguments)] // every field a refusal knows, named at the call
+    pub fn refusal(
+        ts: String,
+        decision_id: String,
+        mode: &'static str,
+        enforced: bool,
+        status: u16,
+        reason: &'static str,
+        resource: Option<String>,
+        detail: String,
+    ) -> Self {
+        Self {
+            ts,
+            decision_id,
+            mode,
+            allow: false,
+            enforced,
+            status,
+            reason,
+            policy_reason: None,
+            subject: None,
+            approval_id: None,
+            issuer: None,
+            kid: None,
+            resource,
+            method: String::new(),
+            path: String::new(),
+            source: None,
+            identity: None,
+            expires: None,
+            eval_ns: None,
+            request_id: None,
+            token_present: false,
+            detail: Some(detail),
+        }
+    }
+
     /// The record as one line of JSON.
     pub fn to_json_line(&self) -> String {
         // Serialising this struct cannot fail: every field is a string, number, bool

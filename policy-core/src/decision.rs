@@ -212,30 +212,16 @@ impl Decision {
     pub fn unconfigured(seed: &[u8; 16], sequence: u64, now_ns: i64, detail: impl Into<String>) -> Self {
         let decision_id = decision_id(seed, sequence, now_ns);
         let (status, reason) = Fault::Host.status_and_reason();
-        let audit = AuditRecord {
-            ts: crate::timefmt::rfc3339_from_ns(now_ns),
-            decision_id: decision_id.clone(),
-            mode: "enforce",
-            allow: false,
-            enforced: true,
+        let audit = AuditRecord::refusal(
+            crate::timefmt::rfc3339_from_ns(now_ns),
+            decision_id.clone(),
+            "enforce",
+            true,
             status,
-            reason: reason.code(),
-            policy_reason: None,
-            subject: None,
-            approval_id: None,
-            issuer: None,
-            kid: None,
-            resource: None,
-            method: String::new(),
-            path: String::new(),
-            source: None,
-            identity: None,
-            expires: None,
-            eval_ns: None,
-            request_id: None,
-            token_present: false,
-            detail: Some(detail.into()),
-        };
+            reason.code(),
+            None,
+            detail.into(),
+        );
         let body = denial_body(reason, None, &decision_id);
         Self {
             allow: false,

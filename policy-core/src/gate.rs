@@ -229,30 +229,16 @@ impl Gate {
                 .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
             Action::Forward(strip)
         };
-        let audit = AuditRecord {
-            ts: rfc3339_from_ns(now_ns),
-            decision_id: decision_id.clone(),
-            mode: self.mode.as_str(),
-            allow: false,
+        let audit = AuditRecord::refusal(
+            rfc3339_from_ns(now_ns),
+            decision_id.clone(),
+            self.mode.as_str(),
             enforced,
             status,
-            reason: reason.code(),
-            policy_reason: None,
-            subject: None,
-            approval_id: None,
-            issuer: None,
-            kid: None,
-            resource: self.resource.clone(),
-            method: String::new(),
-            path: String::new(),
-            source: None,
-            identity: None,
-            expires: None,
-            eval_ns: None,
-            request_id: None,
-            token_present: false,
-            detail: Some(detail.into()),
-        };
+            reason.code(),
+            self.resource.clone(),
+            detail.into(),
+        );
         Decision {
             allow: false,
             enforced,
