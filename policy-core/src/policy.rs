@@ -389,6 +389,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "time")]
     fn the_host_local_time_zone_is_refused_where_it_is_used() {
         // Not at configuration time by looking at the text: a string that merely
         // mentions it is fine…

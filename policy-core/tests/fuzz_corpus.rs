@@ -2,6 +2,10 @@
 //! `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` goes through the same check
 //! the fuzz target runs (`fuzz_checks`, raw mode). A panic is a failure naming the file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+// The committed inputs decide with the shipped policies, which use every builtin
+// feature: the replay is built with `full` (as in `cargo test --workspace` and
+// `make test`, where the filter turns it on).
+#![cfg(feature = "full")]
 
 #[path = "fuzz_checks/mod.rs"]
 mod fuzz_checks;
