@@ -1,7 +1,8 @@
 //! Replays the committed fuzz inputs on stable (no fuzzing here): every file under
 //! `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` goes through the same check
 //! the fuzz target runs (`fuzz_checks`, raw mode). A panic is a failure naming the file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// tests fail loudly
 // The committed inputs decide with the shipped policies, which use every builtin
 // feature: the replay is built with `full` (as in `cargo test --workspace` and
 // `make test`, where the filter turns it on).
