@@ -657,6 +657,9 @@ async fn decide(
             let jti = random_id("jit_")?;
             let exp = now.saturating_add(row.duration_s);
             let list = idx / feed::STATUS_LIST_SIZE;
+            // The token names its entry within list `list` (draft-ietf-oauth-status-list
+            // §6.1: `idx` indexes the list `uri` names), not the service-wide counter.
+            let entry = idx % feed::STATUS_LIST_SIZE;
             let mut jit = json!({
                 "resource": row.resource, "role": row.role, "actions": row.actions, "reason": row.reason,
                 "approvers": approvers, "request_id": row.id,
@@ -667,7 +670,7 @@ async fn decide(
             let claims = json!({
                 "iss": state.settings.issuer, "sub": row.requester, "aud": state.settings.audience,
                 "iat": now, "nbf": now, "exp": exp, "jti": jti, "jit": jit,
-                "status": {"status_list": {"idx": idx, "uri": status_list_uri(&state.settings, list)}},
+                "status": {"status_list": {"idx": entry, "uri": status_list_uri(&state.settings, list)}},
             });
             let (kid, token) = {
                 let keys = state.keys.read().map_err(|_| ApiError::internal("key lock poisoned"))?;

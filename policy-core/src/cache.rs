@@ -101,6 +101,13 @@ impl VerifiedCache {
         self.map.get(token).map(|(entry, _)| entry)
     }
 
+    /// Forgets every entry (the keys changed: tokens are verified again).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.bytes = 0;
+    }
+
     /// Number of tokens held.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -155,6 +162,7 @@ mod tests {
                 expires_rfc3339: String::new(),
                 resources: vec![],
                 bound_certificate: None,
+                status: None,
                 leeway_s: 0,
                 claims: serde_json::Map::new(),
             }),

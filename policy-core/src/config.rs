@@ -28,6 +28,19 @@ pub const DEFAULT_MAX_EVAL_MS: u64 = 100;
 /// Largest time budget a configuration may set, milliseconds.
 pub const MAX_EVAL_MS: u64 = 10_000;
 
+/// Default period between revocation-list (and status-list) fetches, seconds.
+pub const DEFAULT_REFRESH_S: u64 = 5;
+/// Default period between key-set fetches, seconds.
+pub const DEFAULT_JWKS_REFRESH_S: u64 = 300;
+/// Default shortest time between two key-set fetches caused by an unknown `kid`, seconds.
+pub const DEFAULT_UNKNOWN_KID_REFETCH_S: u64 = 30;
+/// Default time a feed fetch may take, milliseconds.
+pub const DEFAULT_FEED_TIMEOUT_MS: u64 = 2_000;
+/// Default age after which an issuer's revocation knowledge is stale, seconds.
+pub const DEFAULT_MAX_STALE_S: u64 = 60;
+/// Default path of the signed revocation list on the feed.
+pub const DEFAULT_REVOCATIONS_PATH: &str = "/v1/revocations";
+
 /// A configuration that cannot be used. The message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -142,6 +155,199 @@ struct IssuerSpec {
     max_ttl_s: u64,
     #[serde(default = "default_leeway")]
     leeway_s: u64,
+    #[serde(default)]
+    feed: Option<FeedSpec>,
+}
+
+/// What a gate does with approvals of an issuer whose revocation knowledge is stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStale {
+    /// Deny them `revocations_stale` (401): fail closed (the default).
+    #[default]
+    Deny,
+    /// Keep deciding with the last list, and count it (`jitgate.feed.served_stale`).
+    Allow,
+}
+
+impl OnStale {
+    /// `deny` or `allow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deny => "deny",
+            Self::Allow => "allow",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedSpec {
+    cluster: String,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default = "default_revocations_path")]
+    revocations_path: String,
+    #[serde(default)]
+    status_lists: BTreeMap<String, String>,
+    #[serde(default)]
+    jwks_path: Option<String>,
+    #[serde(default)]
+    unsigned_jwks: bool,
+    #[serde(default = "default_refresh")]
+    refresh_s: u64,
+    #[serde(default = "default_jwks_refresh")]
+    jwks_refresh_s: u64,
+    #[serde(default = "default_unknown_kid_refetch")]
+    unknown_kid_refetch_s: u64,
+    #[serde(default = "default_feed_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_max_stale")]
+    max_stale_s: u64,
+    #[serde(default)]
+    on_stale: OnStale,
+}
+
+fn default_revocations_path() -> String {
+    DEFAULT_REVOCATIONS_PATH.into()
+}
+fn default_refresh() -> u64 {
+    DEFAULT_REFRESH_S
+}
+fn default_jwks_refresh() -> u64 {
+    DEFAULT_JWKS_REFRESH_S
+}
+fn default_unknown_kid_refetch() -> u64 {
+    DEFAULT_UNKNOWN_KID_REFETCH_S
+}
+fn default_feed_timeout() -> u64 {
+    DEFAULT_FEED_TIMEOUT_MS
+}
+fn default_max_stale() -> u64 {
+    DEFAULT_MAX_STALE_S
+}
+
+/// An issuer's live-trust feed (`issuers[].feed`, docs/live-trust.md): where a host
+/// fetches the issuer's signed revocation list, status lists and key set, and how old
+/// the gate's knowledge of revocations may get. The core uses `max_stale_s`,
+/// `on_stale`, `unsigned_jwks` and the status-list URIs; the fetching fields are for
+/// hosts that fetch (the Envoy filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// The Envoy cluster the feed is fetched from.
+    pub cluster: String,
+    /// The `:authority` of feed requests (default: the cluster name).
+    pub authority: String,
+    /// Path of the signed revocation list.
+    pub revocations_path: String,
+    /// Status-list URI (the `uri` tokens name) → path on the feed.
+    pub status_lists: BTreeMap<String, String>,
+    /// Path of the key set (signed, or plain with `unsigned_jwks`); `None`: the keys
+    /// stay those of the configuration.
+    pub jwks_path: Option<String>,
+    /// Accept a plain JWKS (no signature) as the key set.
+    pub unsigned_jwks: bool,
+    /// Seconds between revocation-list and status-list fetches.
+    pub refresh_s: u64,
+    /// Seconds between key-set fetches.
+    pub jwks_refresh_s: u64,
+    /// Shortest time between two key-set fetches caused by an unknown `kid`, seconds.
+    pub unknown_kid_refetch_s: u64,
+    /// Time one fetch may take, milliseconds.
+    pub timeout_ms: u64,
+    /// Revocation knowledge older than this (seconds since the gate last confirmed it)
+    /// is stale.
+    pub max_stale_s: u64,
+    /// What stale knowledge means for the issuer's approvals.
+    pub on_stale: OnStale,
+}
+
+fn check_feed_path(field: String, path: &str) -> Result<(), ConfigError> {
+    let ok = path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            field,
+            format!("`{path}` is not a request path (it must start with `/`, no spaces or control characters)"),
+        ))
+    }
+}
+
+fn check_range(field: String, value: u64, min: u64, max: u64, unit: &str) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            field,
+            format!("{value} is not from {min} to {max} {unit}"),
+        ))
+    }
+}
+
+impl FeedSpec {
+    fn validate(self, at: &dyn Fn(&str) -> String) -> Result<FeedConfig, ConfigError> {
+        if self.cluster.is_empty() {
+            return Err(ConfigError::invalid(at("feed.cluster"), "must not be empty"));
+        }
+        let authority = match self.authority {
+            Some(a) if a.is_empty() || !a.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ConfigError::invalid(
+                    at("feed.authority"),
+                    "must be a host name (non-empty, no spaces or control characters)",
+                ))
+            }
+            Some(a) => a,
+            None => self.cluster.clone(),
+        };
+        check_feed_path(at("feed.revocations_path"), &self.revocations_path)?;
+        if let Some(path) = &self.jwks_path {
+            check_feed_path(at("feed.jwks_path"), path)?;
+        }
+        for (uri, path) in &self.status_lists {
+            if uri.is_empty() {
+                return Err(ConfigError::invalid(
+                    at("feed.status_lists"),
+                    "a status-list URI is empty",
+                ));
+            }
+            check_feed_path(at(&format!("feed.status_lists.{uri}")), path)?;
+        }
+        check_range(at("feed.refresh_s"), self.refresh_s, 1, 3_600, "seconds")?;
+        check_range(at("feed.jwks_refresh_s"), self.jwks_refresh_s, 1, 86_400, "seconds")?;
+        check_range(
+            at("feed.unknown_kid_refetch_s"),
+            self.unknown_kid_refetch_s,
+            1,
+            3_600,
+            "seconds",
+        )?;
+        check_range(at("feed.timeout_ms"), self.timeout_ms, 1, 60_000, "milliseconds")?;
+        check_range(at("feed.max_stale_s"), self.max_stale_s, 1, 604_800, "seconds")?;
+        if self.max_stale_s < self.refresh_s {
+            return Err(ConfigError::invalid(
+                at("feed.max_stale_s"),
+                format!(
+                    "{} is shorter than `refresh_s` ({}): the list would go stale between two fetches",
+                    self.max_stale_s, self.refresh_s
+                ),
+            ));
+        }
+        Ok(FeedConfig {
+            cluster: self.cluster,
+            authority,
+            revocations_path: self.revocations_path,
+            status_lists: self.status_lists,
+            jwks_path: self.jwks_path,
+            unsigned_jwks: self.unsigned_jwks,
+            refresh_s: self.refresh_s,
+            jwks_refresh_s: self.jwks_refresh_s,
+            unknown_kid_refetch_s: self.unknown_kid_refetch_s,
+            timeout_ms: self.timeout_ms,
+            max_stale_s: self.max_stale_s,
+            on_stale: self.on_stale,
+        })
+    }
 }
 
 fn default_max_ttl() -> u64 {
@@ -287,12 +493,14 @@ impl Config {
             if keys.is_empty() {
                 return Err(ConfigError::invalid(at("jwks.keys"), "at least one key is required"));
             }
+            let feed = s.feed.map(|f| f.validate(&at)).transpose()?;
             issuers.push(Issuer {
                 issuer: s.issuer,
                 audience: s.audience,
                 keys,
                 max_ttl_s: s.max_ttl_s,
                 leeway_s: s.leeway_s,
+                feed,
             });
         }
         if spec.resource.as_deref() == Some("") {

@@ -200,10 +200,15 @@ pub struct Decision {
     /// The policy ran past its time budget (`policy.max_eval_ms`): a `policy_error`
     /// denial counted in [`POLICY_OVER_BUDGET_COUNTER`] too.
     pub over_budget: bool,
+    /// The approval passed although its issuer's revocation knowledge is stale,
+    /// because `feed.on_stale` is `allow`: counted in [`SERVED_STALE_COUNTER`].
+    pub trust_stale: bool,
 }
 
 /// Counter of evaluations stopped at their time budget.
 pub const POLICY_OVER_BUDGET_COUNTER: &str = "jitgate.policy_over_budget";
+/// Counter of approvals accepted with stale revocation knowledge (`on_stale: allow`).
+pub const SERVED_STALE_COUNTER: &str = "jitgate.feed.served_stale";
 
 impl Decision {
     /// The decision of a host that has no configuration to decide with (Envoy
@@ -239,6 +244,7 @@ impl Decision {
             }),
             audit,
             over_budget: false,
+            trust_stale: false,
         }
     }
 
@@ -247,7 +253,11 @@ impl Decision {
     /// `jitgate.dry_run.would_deny` for a denial in dry run.
     pub fn counters(&self) -> Vec<String> {
         if self.allow {
-            return vec!["jitgate.allowed".into()];
+            let mut names = vec!["jitgate.allowed".to_string()];
+            if self.trust_stale {
+                names.push(SERVED_STALE_COUNTER.into());
+            }
+            return names;
         }
         let mut names = vec![
             "jitgate.denied".to_string(),
@@ -258,6 +268,9 @@ impl Decision {
         }
         if self.over_budget {
             names.push(POLICY_OVER_BUDGET_COUNTER.into());
+        }
+        if self.trust_stale {
+            names.push(SERVED_STALE_COUNTER.into());
         }
         names
     }

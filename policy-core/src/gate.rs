@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::AuditRecord;
 use crate::cache::{Verified, VerifiedCache};
+use crate::config::FeedConfig;
 use crate::config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
 use crate::decision::{
     decision_id, denial_body, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus, APPROVAL_ID_HEADER,
@@ -16,6 +17,7 @@ use crate::policy::{Policy, PolicyOutcome};
 use crate::request::Request;
 use crate::timefmt::rfc3339_from_ns;
 use crate::token::{Approval, RequestFacts, TokenError, TokenFailure, Verifier};
+use crate::trust::{DocumentKind, FeedError, FeedErrorCode, FeedState, TrustStatus};
 
 /// The public half of the demo key shipped in `deploy/demo-key.private.jwk` (kid
 /// `demo-2026`): its private half is published, so anyone can sign approvals with it.
@@ -65,7 +67,9 @@ const RESERVED_RESPONSE_HEADERS: [&str; 3] = ["content-type", "content-length", 
 /// # Ok::<(), jitgate_core::ConfigError>(())
 /// ```
 pub struct Gate {
-    verifier: Verifier,
+    // Mutable through `&self`: the feed installs documents between decisions (a Gate is
+    // single-threaded; no borrow is held across calls).
+    verifier: RefCell<Verifier>,
     policy: Policy,
     resource: Option<String>,
     token: TokenConfig,
@@ -110,7 +114,7 @@ impl Gate {
             .map_err(|e| ConfigError::invalid(e.field, e.message))?;
         compiled.set_eval_budget(core::time::Duration::from_millis(policy.max_eval_ms));
         Ok(Self {
-            verifier: Verifier::new(issuers, resource.clone(), revoked),
+            verifier: RefCell::new(Verifier::new(issuers, resource.clone(), revoked)),
             policy: compiled,
             resource,
             token,
@@ -166,16 +170,109 @@ impl Gate {
     /// Verifies a token without running the policy: the approval, or why it grants
     /// nothing at `now_ns` for a request with these facts.
     pub fn verify(&self, token: &str, now_ns: i64, facts: &RequestFacts<'_>) -> Result<Arc<Approval>, TokenFailure> {
-        let verified = self.verify_cached(token)?;
-        self.verifier.check_request(&verified.approval, now_ns, facts)?;
+        let verifier = self.verifier()?;
+        let verified = self.verify_cached(&verifier, token)?;
+        verifier.check_request(&verified.approval, now_ns, facts)?;
         Ok(verified.approval)
     }
 
-    fn verify_cached(&self, token: &str) -> Result<Verified, TokenFailure> {
+    fn verifier(&self) -> Result<std::cell::Ref<'_, Verifier>, TokenFailure> {
+        self.verifier
+            .try_borrow()
+            .map_err(|_| TokenFailure::new(TokenError::Malformed, "the trust state is being updated"))
+    }
+
+    /// Installs `issuer`'s signed revocation list (`typ: jit-revocations+jwt`, claims
+    /// `iss`, `iat`, `exp`, `seq`, `revoked`) fetched at `now_ns`. A list with a lower
+    /// `seq` than the installed one (or the same `seq`, issued earlier), expired, from
+    /// another issuer, or failing any check is refused and the installed one stays.
+    pub fn install_revocations(&self, issuer: &str, text: &str, now_ns: i64) -> Result<FeedState, FeedError> {
+        self.with_verifier(DocumentKind::Revocations, |v| {
+            v.install_revocations(issuer, text, now_ns)
+        })
+    }
+
+    /// Installs `issuer`'s Token Status List `uri` (`typ: statuslist+jwt`, `sub` equal to
+    /// `uri`, one of the issuer's `feed.status_lists`) fetched at `now_ns`; refused like
+    /// a revocation list (rollback by `iat`).
+    pub fn install_status_list(
+        &self,
+        issuer: &str,
+        uri: &str,
+        text: &str,
+        now_ns: i64,
+    ) -> Result<FeedState, FeedError> {
+        self.with_verifier(DocumentKind::StatusList, |v| {
+            v.install_status_list(issuer, uri, text, now_ns)
+        })
+    }
+
+    /// Installs `issuer`'s key set: a `jwk-set+jwt` signed by one of the keys trusted
+    /// now (so a rotation is announced by a key the gate already trusts), or a plain
+    /// JWKS where `feed.unsigned_jwks` is `true`. The new set replaces the keys; tokens
+    /// already verified are verified again.
+    pub fn install_keys(&self, issuer: &str, text: &str, now_ns: i64) -> Result<FeedState, FeedError> {
+        let state = self.with_verifier(DocumentKind::Keys, |v| v.install_keys(issuer, text, now_ns))?;
+        if state.changed {
+            if let Ok(mut cache) = self.cache.try_borrow_mut() {
+                cache.clear();
+            }
+        }
+        Ok(state)
+    }
+
+    /// Marks `issuer`'s installed revocation list (`uri: None`) or status list `uri` as
+    /// still current at `now_ns`, after the feed answered `304 Not Modified`.
+    pub fn confirm_current(&self, issuer: &str, uri: Option<&str>, now_ns: i64) -> Result<FeedState, FeedError> {
+        let kind = if uri.is_some() {
+            DocumentKind::StatusList
+        } else {
+            DocumentKind::Revocations
+        };
+        self.with_verifier(kind, |v| v.confirm_current(issuer, uri, now_ns))
+    }
+
+    /// Every issuer's live-trust state at `now_ns` (seq, age, staleness), for gauges.
+    pub fn trust_status(&self, now_ns: i64) -> Vec<TrustStatus> {
+        self.verifier
+            .try_borrow()
+            .map(|v| v.trust_status(now_ns))
+            .unwrap_or_default()
+    }
+
+    /// The issuers whose feed names a key-set path (`feed.jwks_path`), with their feed.
+    pub fn feeds(&self) -> Vec<(String, FeedConfig)> {
+        self.verifier
+            .try_borrow()
+            .map(|v| {
+                v.issuers()
+                    .iter()
+                    .filter_map(|i| i.feed.clone().map(|f| (i.issuer.clone(), f)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn with_verifier(
+        &self,
+        kind: DocumentKind,
+        f: impl FnOnce(&mut Verifier) -> Result<FeedState, FeedError>,
+    ) -> Result<FeedState, FeedError> {
+        match self.verifier.try_borrow_mut() {
+            Ok(mut verifier) => f(&mut verifier),
+            Err(_) => Err(FeedError {
+                kind,
+                code: FeedErrorCode::NotConfigured,
+                detail: "the trust state is in use (install between decisions)".into(),
+            }),
+        }
+    }
+
+    fn verify_cached(&self, verifier: &Verifier, token: &str) -> Result<Verified, TokenFailure> {
         if let Some(hit) = self.cache.try_borrow().ok().and_then(|c| c.get(token).cloned()) {
             return Ok(hit);
         }
-        let approval = self.verifier.verify(token)?;
+        let approval = verifier.verify(token)?;
         let verified = Verified {
             approval_value: input::approval_value(&approval),
             requester_value: input::requester_value(&approval),
@@ -251,6 +348,7 @@ impl Gate {
             action,
             audit,
             over_budget: false,
+            trust_stale: false,
         }
     }
 
@@ -265,6 +363,7 @@ impl Gate {
             approval,
             mut audit,
             over_budget,
+            trust_stale,
             ..
         } = decision;
         audit.allow = false;
@@ -286,6 +385,7 @@ impl Gate {
             action,
             audit,
             over_budget,
+            trust_stale,
         }
     }
 
@@ -309,10 +409,12 @@ impl Gate {
         };
 
         // The token: extracted, verified (cached), checked for this request.
+        let mut trust_stale = false;
         let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token).and_then(|t| {
             let Some(token) = t else { return Ok(None) };
-            let verified = self.verify_cached(token)?;
-            self.verifier.check_request(&verified.approval, now_ns, &facts)?;
+            let verifier = self.verifier()?;
+            let verified = self.verify_cached(&verifier, token)?;
+            trust_stale = verifier.check_request(&verified.approval, now_ns, &facts)?;
             Ok(Some(verified))
         });
         let (token_status, verified) = match checked {
@@ -417,6 +519,7 @@ impl Gate {
             action,
             audit,
             over_budget,
+            trust_stale,
         }
     }
 

@@ -105,7 +105,13 @@ impl<'a> CompactJws<'a> {
     /// Splits and decodes `token`. The header must be a JSON object without duplicate
     /// members; the payload is decoded from base64url only.
     pub fn parse(token: &'a str) -> Result<Self, ShapeError> {
-        if token.len() > MAX_TOKEN_BYTES {
+        Self::parse_with_limit(token, MAX_TOKEN_BYTES)
+    }
+
+    /// [`CompactJws::parse`] with another size limit (feed documents are larger than
+    /// tokens).
+    pub fn parse_with_limit(token: &'a str, max_bytes: usize) -> Result<Self, ShapeError> {
+        if token.len() > max_bytes {
             return Err(ShapeError::TooLong);
         }
         let mut parts = token.split('.');

@@ -48,9 +48,10 @@ pub mod policy;
 pub mod request;
 pub mod timefmt;
 pub mod token;
+pub mod trust;
 
 pub use audit::AuditRecord;
-pub use config::{Config, ConfigError, IdentitySource, Mode, TokenConfig};
+pub use config::{Config, ConfigError, FeedConfig, IdentitySource, Mode, OnStale, TokenConfig};
 pub use decision::{decision_id, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus};
 pub use gate::Gate;
 pub use jws::Algorithm;
@@ -59,3 +60,4 @@ pub use policy::{Policy, PolicyOutcome};
 pub use regorus;
 pub use request::{Request, RequestError, RequestErrorKind, Source};
 pub use token::{Approval, RequestFacts, TokenError, TokenFailure};
+pub use trust::{DocumentKind, FeedError, FeedErrorCode, FeedState, TrustStatus};

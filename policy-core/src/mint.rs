@@ -145,6 +145,34 @@ pub fn mint(claims: &Value, key: &SigningKey, kid: &str) -> String {
     sign(&approval_header(key, kid), claims, key)
 }
 
+/// Signs a live-trust feed document (docs/live-trust.md): `payload` under the header
+/// `{"alg", "typ", "kid"}` (`typ` one of [`crate::trust::REVOCATIONS_TYPE`],
+/// [`crate::trust::STATUS_LIST_TYPE`], [`crate::trust::KEY_SET_TYPE`]).
+pub fn sign_document(typ: &str, payload: &Value, key: &SigningKey, kid: &str) -> String {
+    let mut header = Map::new();
+    header.insert("alg".into(), key.alg().as_str().into());
+    header.insert("typ".into(), typ.into());
+    header.insert("kid".into(), kid.into());
+    sign(&header, payload, key)
+}
+
+/// The `lst` of a Token Status List: `statuses` (one per entry, each below `2^bits`)
+/// packed `bits` per entry (index 0 in the least significant bits of byte 0),
+/// zlib-compressed, base64url-encoded. `None` when `bits` is not 1, 2, 4 or 8 or a
+/// status does not fit.
+pub fn status_list_lst(bits: u8, statuses: &[u8]) -> Option<String> {
+    if !matches!(bits, 1 | 2 | 4 | 8) || statuses.iter().any(|s| u16::from(*s) >= 1 << bits) {
+        return None;
+    }
+    let per_byte = usize::from(8 / bits);
+    let mut bytes = vec![0u8; statuses.len().div_ceil(per_byte)];
+    for (i, status) in statuses.iter().enumerate() {
+        let byte = bytes.get_mut(i / per_byte)?;
+        *byte |= status << ((i % per_byte) * usize::from(bits));
+    }
+    Some(b64url_encode(&miniz_oxide::deflate::compress_to_vec_zlib(&bytes, 9)))
+}
+
 /// A named set of signing keys (kid → key).
 pub type Keyring = std::collections::BTreeMap<String, SigningKey>;
 

@@ -55,8 +55,14 @@ pub enum TokenError {
     Expired,
     /// `exp - nbf` is longer than the issuer's `max_ttl_s`.
     WindowTooLong,
-    /// The approval's `jti` is revoked.
+    /// The approval's `jti` is revoked, or its status-list entry is not `VALID` (0).
     Revoked,
+    /// The approval names a status list the gate does not hold, an entry outside it, or
+    /// a status mechanism jitgate does not know.
+    StatusUnknown,
+    /// The gate's revocation knowledge for the approval's issuer is older than
+    /// `feed.max_stale_s` (or none has arrived yet), and `feed.on_stale` is `deny`.
+    RevocationsStale,
     /// The approval does not name the resource this gate guards.
     ResourceMismatch,
     /// The configured identity is absent or differs from `sub`.
@@ -67,7 +73,7 @@ pub enum TokenError {
 
 impl TokenError {
     /// Every error, in the order of the codes in DESIGN §3.
-    pub const ALL: [TokenError; 15] = [
+    pub const ALL: [TokenError; 17] = [
         Self::Missing,
         Self::Malformed,
         Self::Type,
@@ -80,6 +86,8 @@ impl TokenError {
         Self::Expired,
         Self::WindowTooLong,
         Self::Revoked,
+        Self::StatusUnknown,
+        Self::RevocationsStale,
         Self::ResourceMismatch,
         Self::SubjectMismatch,
         Self::BindingMismatch,
@@ -100,6 +108,8 @@ impl TokenError {
             Self::Expired => "token_expired",
             Self::WindowTooLong => "token_window_too_long",
             Self::Revoked => "token_revoked",
+            Self::StatusUnknown => "token_status_unknown",
+            Self::RevocationsStale => "revocations_stale",
             Self::ResourceMismatch => "token_resource_mismatch",
             Self::SubjectMismatch => "token_subject_mismatch",
             Self::BindingMismatch => "token_binding_mismatch",
@@ -129,7 +139,7 @@ pub struct TokenFailure {
 }
 
 impl TokenFailure {
-    fn new(error: TokenError, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(error: TokenError, detail: impl Into<String>) -> Self {
         Self {
             error,
             detail: detail.into(),
@@ -160,6 +170,8 @@ pub struct Issuer {
     pub max_ttl_s: u64,
     /// Clock skew tolerated on `iat`, `nbf` and `exp`, in seconds (default 30, at most 300).
     pub leeway_s: u64,
+    /// Its live-trust feed, if any (`issuers[].feed`).
+    pub feed: Option<crate::config::FeedConfig>,
 }
 
 /// A token whose signature and static claims verified: the approval it carries.
@@ -187,6 +199,9 @@ pub struct Approval {
     pub resources: Vec<String>,
     /// `cnf.x5t#S256`, decoded: the SHA-256 of the client certificate it is bound to.
     pub bound_certificate: Option<[u8; 32]>,
+    /// `status.status_list` (draft-ietf-oauth-status-list): the entry of a status list
+    /// that says whether the approval still holds.
+    pub status: Option<crate::trust::StatusRef>,
     /// The leeway of its issuer, seconds.
     pub leeway_s: u64,
     /// The whole verified payload.
@@ -228,18 +243,22 @@ pub struct RequestFacts<'a> {
 /// Verifies approval tokens against the configured issuers.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    issuers: Vec<Issuer>,
+    pub(crate) issuers: Vec<Issuer>,
     resource: Option<String>,
     revoked: BTreeSet<String>,
+    /// What each issuer's feed installed (same order as `issuers`).
+    pub(crate) live: Vec<crate::trust::LiveTrust>,
 }
 
 impl Verifier {
     /// A verifier for these issuers, the guarded resource (if any) and revoked `jti`s.
     pub fn new(issuers: Vec<Issuer>, resource: Option<String>, revoked: BTreeSet<String>) -> Self {
+        let live = vec![crate::trust::LiveTrust::default(); issuers.len()];
         Self {
             issuers,
             resource,
             revoked,
+            live,
         }
     }
 
@@ -321,6 +340,7 @@ impl Verifier {
         let id = claim_str(&payload, "jti")?;
         let resources = check_jit(&payload)?;
         let bound_certificate = check_cnf(&payload)?;
+        let status = check_status(&payload)?;
 
         // Audience.
         if !audience.iter().any(|a| *a == issuer.audience) {
@@ -356,19 +376,23 @@ impl Verifier {
             expires_rfc3339: crate::timefmt::rfc3339_from_secs(expires),
             resources,
             bound_certificate,
+            status,
             leeway_s: issuer.leeway_s,
             claims: payload,
         }))
     }
 
-    /// Stage two: time, resource, revocation, identity and binding, checked on every
-    /// request at `now_ns` (nanoseconds since the Unix epoch).
+    /// Stage two: time, resource, revocation (the configuration's `revoked`, then what
+    /// the issuer's feed installed: revocation list, status list, staleness), identity
+    /// and binding, checked on every request at `now_ns` (nanoseconds since the Unix
+    /// epoch). `Ok(true)`: it passed only because the issuer's `feed.on_stale` is
+    /// `allow` and its revocation knowledge is stale.
     pub fn check_request(
         &self,
         approval: &Approval,
         now_ns: i64,
         facts: &RequestFacts<'_>,
-    ) -> Result<(), TokenFailure> {
+    ) -> Result<bool, TokenFailure> {
         let now = i128::from(now_ns);
         let leeway = i128::from(approval.leeway_s) * NANOS;
         if i128::from(approval.issued_at) * NANOS > now + leeway {
@@ -391,6 +415,13 @@ impl Verifier {
         if self.revoked.contains(&approval.id) {
             return fail(TokenError::Revoked, format!("approval `{}` is revoked", approval.id));
         }
+        let stale = match self.issuers.iter().position(|i| i.issuer == approval.issuer) {
+            Some(index) => match (self.issuers.get(index), self.live.get(index)) {
+                (Some(issuer), Some(live)) => live.check(issuer.feed.as_ref(), approval, now_ns)?,
+                _ => return fail(TokenError::Issuer, "issuer is no longer configured"),
+            },
+            None => return fail(TokenError::Issuer, "issuer is no longer configured"),
+        };
         if facts.identity_required {
             if facts.identity_ambiguous {
                 return fail(
@@ -415,7 +446,7 @@ impl Verifier {
                 );
             }
         }
-        Ok(())
+        Ok(stale)
     }
 }
 
@@ -545,6 +576,54 @@ fn check_cnf(claims: &Map<String, Value>) -> Result<Option<[u8; 32]>, TokenFailu
             "`cnf.x5t#S256` is not a base64url SHA-256 digest",
         ),
     }
+}
+
+/// Checks the optional `status` claim (draft-ietf-oauth-status-list §6.1): when present
+/// it must reference an entry of a status list; another status mechanism is one the gate
+/// cannot check, so the approval's status is unknown.
+fn check_status(claims: &Map<String, Value>) -> Result<Option<crate::trust::StatusRef>, TokenFailure> {
+    let Some(status) = claims.get("status") else {
+        return Ok(None);
+    };
+    let Some(status) = status.as_object() else {
+        return fail(TokenError::Malformed, "claim `status` is not an object");
+    };
+    let Some(list) = status.get("status_list") else {
+        return fail(
+            TokenError::StatusUnknown,
+            "claim `status` has no `status_list`, the only status mechanism jitgate checks",
+        );
+    };
+    let Some(list) = list.as_object() else {
+        return fail(TokenError::Malformed, "`status.status_list` is not an object");
+    };
+    let idx = match list.get("idx") {
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(i) if i < MAX_TIME => i,
+            _ => {
+                return fail(
+                    TokenError::Malformed,
+                    "`status.status_list.idx` is not an integer from 0 to 2^53",
+                )
+            }
+        },
+        _ => {
+            return fail(
+                TokenError::Malformed,
+                "`status.status_list.idx` is missing or not an integer",
+            )
+        }
+    };
+    let uri = match list.get("uri") {
+        Some(Value::String(u)) if !u.is_empty() => u.clone(),
+        _ => {
+            return fail(
+                TokenError::Malformed,
+                "`status.status_list.uri` is missing or not a non-empty string",
+            )
+        }
+    };
+    Ok(Some(crate::trust::StatusRef { idx, uri }))
 }
 
 #[cfg(test)]

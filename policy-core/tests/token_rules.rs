@@ -639,6 +639,14 @@ fn every_code_is_reachable() {
             user(request_with(&token(&with(claims(), &["jti"], json!("revoked-1"))))),
         ),
         (
+            "token_status_unknown",
+            user(request_with(&token(&with(
+                claims(),
+                &["status"],
+                json!({"status_list": {"idx": 0, "uri": "https://approvals.example.com/v1/status-lists/0"}}),
+            )))),
+        ),
+        (
             "token_resource_mismatch",
             user(request_with(&token(&with(claims(), &["jit", "resource"], json!("x"))))),
         ),
@@ -659,5 +667,11 @@ fn every_code_is_reachable() {
         assert_eq!(d.status, 401, "{want}");
         seen.insert(want);
     }
+    // `revocations_stale` needs an issuer with a feed whose list has not arrived.
+    let mut fed = cfg.clone();
+    fed["issuers"][0]["feed"] = json!({"cluster": "approvals"});
+    let d = gate(&fed).decide(&user(request_with(&token(&claims()))), NOW);
+    assert_eq!((d.status, d.reason.code()), (401, "revocations_stale"));
+    seen.insert("revocations_stale");
     assert_eq!(seen.len(), jitgate_core::TokenError::ALL.len());
 }
