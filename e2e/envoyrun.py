@@ -191,6 +191,26 @@ def request(port: int, method: str, path: str, headers: list[tuple[str, str]] | 
 # --- Envoy -----------------------------------------------------------------------------
 
 
+def add_cluster(text: str, name: str, port: int) -> str:
+    """`text` (a rendered bootstrap) with one more STATIC cluster `name` on 127.0.0.1:`port`."""
+    assert "  clusters:\n" in text
+    return text.replace("  clusters:\n", f"""  clusters:
+  - name: {name}
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address:
+                address: 127.0.0.1
+                port_value: {port}
+""", 1)
+
+
+
 @dataclass
 class Envoy:
     """One Envoy process running jitgate with `config` (a dict, DESIGN §6)."""
@@ -208,6 +228,8 @@ class Envoy:
     # Fetch the module over HTTP (`vm_config.code.remote`) from 127.0.0.1:PORT with this
     # sha256, instead of reading `wasm` (Envoy then starts before the module loads).
     remote_wasm: tuple[int, str] | None = None
+    # More STATIC clusters on 127.0.0.1, name -> port (the live-trust feed's `cluster`).
+    clusters: dict[str, int] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
@@ -230,6 +252,8 @@ class Envoy:
         ))
         if self.remote_wasm:
             text = self._remote(text, *self.remote_wasm)
+        for name, port in self.clusters.items():
+            text = add_cluster(text, name, port)
         return text
 
     def _remote(self, text: str, port: int, sha256: str) -> str:
@@ -245,20 +269,7 @@ class Envoy:
                       retry_policy:
                         num_retries: 0
 """)
-        return text.replace("  clusters:\n", f"""  clusters:
-  - name: wasm_source
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: wasm_source
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address:
-                address: 127.0.0.1
-                port_value: {port}
-""", 1)
+        return add_cluster(text, "wasm_source", port)
 
     def spawn(self) -> "Envoy":
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,9 @@ fi
 printf 'jitgate_filter.wasm: %d bytes from cargo (%s), %d bytes after wasm-opt -Oz -> %s\n' \
   "$(size "$raw")" "$raw" "$(size "$out")" "$out"
 
-budget=2000000
+# 2.0 MB until live trust (docs/live-trust.md: document verification, status-list
+# inflate, the fetch/shared-data loop) added ~95 KB; shrinking it is issue #14's.
+budget=2100000
 if [ "$(size "$out")" -gt "$budget" ]; then
   echo "build.sh: $out is over the size budget of $budget bytes" >&2
   exit 1

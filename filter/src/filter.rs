@@ -52,6 +52,7 @@ pub struct Shared {
     metrics: Metrics,
     seed: [u8; 16],
     unconfigured_sequence: Cell<u64>,
+    kid_unknown: Cell<bool>,
 }
 
 impl Shared {
@@ -62,6 +63,7 @@ impl Shared {
             metrics,
             seed,
             unconfigured_sequence: Cell::new(0),
+            kid_unknown: Cell::new(false),
         }
     }
 
@@ -118,6 +120,12 @@ impl Shared {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+
+    /// Whether a request was denied `token_key_unknown` since the last call (the feed
+    /// then fetches the key set early); clears the flag.
+    pub fn take_kid_unknown(&self) -> bool {
+        self.kid_unknown.replace(false)
+    }
 }
 
 /// One HTTP request's filter.
@@ -165,6 +173,9 @@ impl Filter {
         }
 
         let decision = gate.decide(&request, now);
+        if decision.reason == Reason::Token(jitgate_core::TokenError::KeyUnknown) {
+            shared.kid_unknown.set(true);
+        }
         self.apply(host, gate, decision, Some(now))
     }
 

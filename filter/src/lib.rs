@@ -25,6 +25,10 @@
 //!   `request_invalid` for a header value that is not UTF-8, 500 `internal_error`
 //!   when a host call fails), never a pass; see [`filter`].
 //!
+//! - Live trust ([`feed`]): with `issuers[].feed` configured, every root context ticks,
+//!   one VM per period fetches each revocation list, status list and key set with
+//!   `proxy_http_call`, and every VM installs it from proxy-wasm shared data.
+//!
 //! The per-request logic is written against the [`Host`] trait, so it runs natively
 //! in tests with a fake host; `proxy` (wasm32 only) binds it to Envoy.
 
@@ -37,6 +41,7 @@
 // - everything public is documented.
 #![warn(missing_docs)]
 
+pub mod feed;
 pub mod filter;
 pub mod host;
 pub mod metrics;
@@ -44,6 +49,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod request;
 
+pub use feed::{Feed, FeedHost};
 pub use filter::{Filter, Shared, Verdict, AUDIT_LOG_PREFIX, LOG_PREFIX};
 pub use host::{Host, HostError, Level};
 pub use metrics::Metrics;

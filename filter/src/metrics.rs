@@ -24,7 +24,9 @@ pub const CONFIG_ERRORS: &str = "jitgate.config_errors";
 
 /// The names of every counter, in definition order: `jitgate.allowed`,
 /// `jitgate.denied`, `jitgate.denied.<code>` for every denial code of the core,
-/// `jitgate.dry_run.would_deny`, `jitgate.policy_over_budget`, `jitgate.config_errors`.
+/// `jitgate.dry_run.would_deny`, `jitgate.policy_over_budget`,
+/// `jitgate.feed.served_stale`, `jitgate.config_errors`, and the feed's counters
+/// ([`crate::feed::counter_names`]).
 pub fn counter_names() -> Vec<String> {
     let mut names = vec![ALLOWED.to_owned(), DENIED.to_owned()];
     names.extend(
@@ -34,7 +36,9 @@ pub fn counter_names() -> Vec<String> {
     );
     names.push(DRY_RUN_WOULD_DENY.to_owned());
     names.push(jitgate_core::decision::POLICY_OVER_BUDGET_COUNTER.to_owned());
+    names.push(jitgate_core::decision::SERVED_STALE_COUNTER.to_owned());
     names.push(CONFIG_ERRORS.to_owned());
+    names.extend(crate::feed::counter_names());
     names
 }
 

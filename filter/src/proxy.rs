@@ -11,12 +11,13 @@
 //! only accept RFC 9110 token characters). Neither can be caused by a client.
 
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 
+use crate::feed::{Feed, FeedHost, TICK_MS};
 use crate::filter::{Filter, Shared, Verdict, LOG_PREFIX};
 use crate::host::{Host, HostError, Level};
 use crate::metrics::Metrics;
@@ -91,6 +92,51 @@ impl Host for ProxyHost {
     }
 }
 
+impl FeedHost for ProxyHost {
+    fn dispatch_get(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Result<u32, HostError> {
+        hostcalls::dispatch_http_call(
+            cluster,
+            headers.to_vec(),
+            None,
+            Vec::new(),
+            Duration::from_millis(timeout_ms),
+        )
+        .map_err(failed("http_call"))
+    }
+
+    fn call_response_headers(&self) -> Result<Vec<(String, Vec<u8>)>, HostError> {
+        hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders).map_err(failed("get_header_map_pairs"))
+    }
+
+    fn call_response_body(&self, size: usize) -> Result<Vec<u8>, HostError> {
+        hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
+            .map(Option::unwrap_or_default)
+            .map_err(failed("get_buffer_bytes"))
+    }
+
+    fn shared_get(&self, key: &str) -> Result<(Option<Vec<u8>>, u32), HostError> {
+        hostcalls::get_shared_data(key)
+            .map(|(value, cas)| (value, cas.unwrap_or(0)))
+            .map_err(failed("get_shared_data"))
+    }
+
+    fn shared_set(&self, key: &str, value: &[u8], cas: u32) -> Result<bool, HostError> {
+        match hostcalls::set_shared_data(key, Some(value), (cas != 0).then_some(cas)) {
+            Ok(()) => Ok(true),
+            Err(Status::CasMismatch) => Ok(false),
+            Err(status) => Err(HostError::new("set_shared_data", status as u32)),
+        }
+    }
+
+    fn define_gauge(&self, name: &str) -> Result<u32, HostError> {
+        hostcalls::define_metric(MetricType::Gauge, name).map_err(failed("define_metric"))
+    }
+
+    fn set_gauge(&self, id: u32, value: u64) -> Result<(), HostError> {
+        hostcalls::record_metric(id, value).map_err(failed("record_metric"))
+    }
+}
+
 /// 16 random bytes from WASI `random_get`; if the host refuses, the clock and the
 /// context id (still unique per VM and configuration, just guessable).
 fn instance_seed(host: &ProxyHost, context_id: u32) -> [u8; 16] {
@@ -112,6 +158,7 @@ pub struct Root {
     context_id: u32,
     metrics: Option<Metrics>,
     shared: Rc<Shared>,
+    feed: Feed,
 }
 
 impl Root {
@@ -121,11 +168,21 @@ impl Root {
             context_id,
             metrics: None,
             shared: Rc::new(Shared::unconfigured(Metrics::default(), [0; 16])),
+            feed: Feed::default(),
         }
     }
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let host = ProxyHost;
+        let (Some(gate), Ok(now)) = (self.shared.gate(), host.now_ns()) else {
+            return;
+        };
+        self.feed
+            .on_response(&host, gate, self.shared.metrics(), token_id, body_size, now);
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
@@ -148,7 +205,32 @@ impl RootContext for Root {
             }
         };
         self.shared = Rc::new(Shared::configure(&host, config.as_deref(), metrics, seed));
+        self.feed = match self.shared.gate() {
+            Some(gate) => Feed::new(&host, gate),
+            None => Feed::default(),
+        };
+        if self.feed.is_active() {
+            if let Err(status) = hostcalls::set_tick_period(Duration::from_millis(TICK_MS)) {
+                host.log(
+                    Level::Error,
+                    &format!(
+                        "{LOG_PREFIX}configuration rejected: the feed needs a timer: {}",
+                        HostError::new("set_tick_period_milliseconds", status as u32)
+                    ),
+                );
+                return false;
+            }
+        }
         self.shared.is_configured()
+    }
+
+    fn on_tick(&mut self) {
+        let host = ProxyHost;
+        let (Some(gate), Ok(now)) = (self.shared.gate(), host.now_ns()) else {
+            return;
+        };
+        let kid_unknown = self.shared.take_kid_unknown();
+        self.feed.on_tick(&host, gate, self.shared.metrics(), now, kid_unknown);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
