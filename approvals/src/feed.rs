@@ -12,16 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use jitgate_core::jws::b64url_encode;
-use jitgate_core::mint::{sign, SigningKey};
-use serde_json::{Map, Value};
+use jitgate_core::mint::SigningKey;
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// `typ` of the signed key set.
-pub const TYP_JWKS: &str = "jwk-set+jwt";
+/// `typ` of the signed key set: the gate's own constant, so the two cannot drift.
+pub const TYP_JWKS: &str = jitgate_core::trust::KEY_SET_TYPE;
 /// `typ` of the revocation list.
-pub const TYP_REVOCATIONS: &str = "jit-revocations+jwt";
+pub const TYP_REVOCATIONS: &str = jitgate_core::trust::REVOCATIONS_TYPE;
 /// `typ` of a Token Status List.
-pub const TYP_STATUS_LIST: &str = "statuslist+jwt";
+pub const TYP_STATUS_LIST: &str = jitgate_core::trust::STATUS_LIST_TYPE;
 /// Entries per status list (1 bit each: 8 KiB before compression).
 pub const STATUS_LIST_SIZE: i64 = 65_536;
 
@@ -98,13 +98,10 @@ pub fn if_none_match(header: &str, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }
 
-/// A compact JWS of `payload` with header `{alg, typ, kid}`.
+/// A compact JWS of `payload` with header `{alg, typ, kid}` (the core's signer of
+/// feed documents).
 pub fn sign_document(typ: &str, payload: &Value, key: &SigningKey, kid: &str) -> String {
-    let mut header = Map::new();
-    header.insert("alg".into(), key.alg().as_str().into());
-    header.insert("typ".into(), typ.into());
-    header.insert("kid".into(), kid.into());
-    sign(&header, payload, key)
+    jitgate_core::mint::sign_document(typ, payload, key, kid)
 }
 
 /// The status list bytes for `revoked` indexes in list `n` (1 bit per entry, index 0

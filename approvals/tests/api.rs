@@ -54,10 +54,19 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
             "https://approvals.test/v1/status-lists/0"
         );
 
+        // A gate that trusts the published key set and has installed the service's feed
+        // documents, fetched over HTTP, lets the token through.
         let jwks = svc.get("/.well-known/jwks.json", None).await.json();
         let t_now = svc.running().state.clock.now() + 1;
-        let d = decide(&gate(&jwks, &[]), &token, t_now);
-        assert!(d.allow, "{:?}", d.reason);
+        let (g, mut poller) = live_gate(&svc, t_now).await;
+        let d = decide(&g, &token, t_now);
+        assert!(d.allow, "{:?} {:?}", d.reason, d.audit.detail);
+        // Without the feed's documents the same gate configuration lets nothing through:
+        // it holds no status list for the token's `status` claim (and no revocation list).
+        let bare = gate(&jwks);
+        assert_eq!(decide(&bare, &token, t_now).reason.code(), "token_status_unknown");
+        let old_revocations = svc.get("/v1/revocations", None).await.text();
+        let old_status_list = svc.get("/v1/status-lists/0", None).await.text();
 
         // A stranger cannot revoke; an approver can.
         svc.post(&format!("/v1/approvals/{jti}/revoke"), MALLORY, json!({"reason": "x"}))
@@ -87,15 +96,60 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         assert_eq!(p["iss"], "https://approvals.test");
         assert_eq!(p["seq"], 1);
         assert_eq!(p["revoked"], json!([jti]));
-        let revoked: Vec<String> = p["revoked"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect();
-        let d = decide(&gate(&jwks, &revoked), &token, t_now);
+        // The gate only knows what it installed: until it polls, the token still passes.
+        assert!(decide(&g, &token, t_now).allow);
+        // The next poll installs the new revocation list (seq 1) and status list; the
+        // token is revoked at the next decision.
+        let polled = poller.sync(&g, &svc, t_now).await;
+        let mut polled = polled.into_iter();
+        assert!(
+            matches!(polled.next(), Some(Polled::NotModified(None))),
+            "the key set is unchanged"
+        );
+        let revocations = polled.next().unwrap().installed();
+        assert_eq!(
+            (revocations.seq, revocations.entries, revocations.changed),
+            (Some(1), 1, true)
+        );
+        let status = polled.next().unwrap().installed();
+        assert!(status.changed);
+        assert_eq!(status.entries, 65_536);
+        let d = decide(&g, &token, t_now);
         assert!(!d.allow);
+        assert_eq!((d.status, d.reason.code()), (401, "token_revoked"));
+        // Each document revokes it on its own: the new status list with the old
+        // revocation list, and the new revocation list with the old status list.
+        let new_revocations = doc.text();
+        let t_ns = t_now * 1_000_000_000;
+        let uri = status_list_uri(0);
+        let by_status = gate(&jwks);
+        by_status.install_revocations(ISSUER, &old_revocations, t_ns).unwrap();
+        by_status
+            .install_status_list(ISSUER, &uri, &svc.get("/v1/status-lists/0", None).await.text(), t_ns)
+            .unwrap();
+        let d = decide(&by_status, &token, t_now);
         assert_eq!(d.reason.code(), "token_revoked");
+        assert!(
+            d.audit.detail.as_deref().unwrap().contains("status-list entry"),
+            "{:?}",
+            d.audit.detail
+        );
+        let by_list = gate(&jwks);
+        by_list.install_revocations(ISSUER, &new_revocations, t_ns).unwrap();
+        by_list
+            .install_status_list(ISSUER, &uri, &old_status_list, t_ns)
+            .unwrap();
+        let d = decide(&by_list, &token, t_now);
+        assert_eq!(d.reason.code(), "token_revoked");
+        assert!(
+            d.audit.detail.as_deref().unwrap().contains("seq 1"),
+            "{:?}",
+            d.audit.detail
+        );
+        // The list from before the revocation is a rollback now, and the gate keeps seq 1.
+        let e = g.install_revocations(ISSUER, &old_revocations, t_ns).unwrap_err();
+        assert_eq!(e.code.code(), "rollback", "{e}");
+        assert_eq!(decide(&g, &token, t_now).reason.code(), "token_revoked");
 
         // The status list has the token's bit set.
         let sl = svc.get("/v1/status-lists/0", None).await;
@@ -589,6 +643,55 @@ async fn feed_documents_have_etags_and_answer_304() {
 }
 
 #[tokio::test]
+async fn a_polling_gate_stays_fresh_on_304s_and_goes_stale_without_the_feed() {
+    for backend in backends() {
+        let (_place, svc) = fresh(backend).await;
+        let id = svc.request(ALICE, "developer", 600).await;
+        svc.post(&format!("/v1/requests/{id}/approve"), BOB, json!({})).await;
+        let token = svc.get(&format!("/v1/requests/{id}/token"), Some(ALICE)).await.json()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let t0 = svc.running().state.clock.now();
+        let (g, mut poller) = live_gate(&svc, t0).await;
+        assert!(decide(&g, &token, t0).allow);
+
+        // 30 s later nothing changed: three 304s, each confirming what the gate holds.
+        svc.running().state.clock.advance(30);
+        for polled in poller.sync(&g, &svc, t0 + 30).await {
+            match polled {
+                Polled::NotModified(Some(state)) => assert!(!state.changed),
+                Polled::NotModified(None) => {}
+                other => panic!("expected a 304, got {other:?}"),
+            }
+        }
+        // The gate stops hearing from the feed: 60 s (`feed.max_stale_s`) after the last
+        // confirmation, approvals of the issuer are denied.
+        assert!(decide(&g, &token, t0 + 90).allow);
+        let d = decide(&g, &token, t0 + 91);
+        assert_eq!((d.status, d.reason.code()), (401, "revocations_stale"));
+        let status = &g.trust_status((t0 + 91) * 1_000_000_000)[0];
+        assert!(status.stale);
+        assert_eq!(status.revocations_age_s, Some(61));
+        // The next poll (304s again) makes the knowledge fresh.
+        svc.running().state.clock.advance(61);
+        poller.sync(&g, &svc, t0 + 91).await;
+        assert!(decide(&g, &token, t0 + 91).allow);
+        assert!(!g.trust_status((t0 + 91) * 1_000_000_000)[0].stale);
+
+        // With `on_stale: allow` a stale gate keeps serving its last lists, and says so.
+        let jwks = svc.get("/.well-known/jwks.json", None).await.json();
+        let lenient = gate_with_feed(&jwks, json!({"on_stale": "allow"}));
+        FeedPoller::default().sync(&lenient, &svc, t0 + 91).await;
+        let d = decide(&lenient, &token, t0 + 300);
+        assert!(d.allow, "{:?}", d.reason);
+        assert!(d.trust_stale);
+        assert!(d.counters().contains(&"jitgate.feed.served_stale".to_owned()));
+        svc.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn identity_only_from_trusted_proxies_and_dev_mode_says_so() {
     let place = place(Backend::Sqlite).await;
     let mut s = settings(&place);
@@ -655,6 +758,8 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
         .unwrap()
         .to_owned();
     let before = svc.get("/.well-known/jwks.json", None).await.json();
+    let (g, mut poller) = live_gate(&svc, clock.now()).await;
+    assert!(decide(&g, &old_token, clock.now()).allow);
 
     let mut set = jitgate_approvals::keys::KeySet::load(&place.key_file).unwrap();
     let next = set
@@ -684,10 +789,31 @@ async fn key_rotation_is_picked_up_and_old_tokens_still_verify() {
     assert_eq!(jws_parts(&new_token).0["kid"], next.as_str());
     let after = svc.get("/.well-known/jwks.json", None).await.json();
     assert_eq!(after["keys"].as_array().unwrap().len(), 3);
-    let g = gate(&after, &[]);
+    // The gate installed the key set before the rotation; the new key was in it
+    // already (announced as next), so its tokens pass before the gate polls again.
     let t = clock.now() + 1;
     assert!(decide(&g, &old_token, t).allow);
     assert!(decide(&g, &new_token, t).allow);
+    // The rotated key set, signed by the new key, installs: the gate trusts it already.
+    let polled = poller.sync(&g, &svc, t).await;
+    let keys = polled.into_iter().next().unwrap().installed();
+    assert_eq!((keys.entries, keys.changed), (3, true));
+    assert_eq!(g.trust_status(t * 1_000_000_000)[0].keys, 3);
+    assert!(decide(&g, &old_token, t).allow);
+    assert!(decide(&g, &new_token, t).allow);
+    // A gate that was never told of the next key cannot take the rotated set from the
+    // feed: it is signed by a key that gate does not trust.
+    let mut only_old = before.clone();
+    only_old["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["kid"] != next.as_str());
+    let stranger = gate(&only_old);
+    let e = FeedPoller::default()
+        .try_poll(&stranger, &svc, &Doc::Keys, t)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.code(), "key_unknown", "{e}");
     svc.stop().await;
 }
 

@@ -203,17 +203,155 @@ pub fn jws_parts(jws: &str) -> (Value, Value) {
     (serde_json::from_slice(&h).unwrap(), serde_json::from_slice(&p).unwrap())
 }
 
-/// A gate configuration trusting `jwks`, guarding `test-database` with the shipped
-/// seed policy, with `revoked`.
-pub fn gate(jwks: &Value, revoked: &[String]) -> jitgate_core::Gate {
+/// The issuer the test service signs as.
+pub const ISSUER: &str = "https://approvals.test";
+
+/// The URI of the service's status list `n` (the `uri` its tokens name).
+pub fn status_list_uri(n: u32) -> String {
+    format!("{ISSUER}/v1/status-lists/{n}")
+}
+
+/// A gate configured as a deployment would be: trusting `jwks` (the service's
+/// published key set, the bootstrap trust), guarding `test-database` with the shipped
+/// seed policy, and with a live-trust `feed` for the issuer that names status list 0.
+/// It decides nothing useful until the feed's documents are installed ([`FeedPoller`]):
+/// the service's tokens carry a `status` claim, and the issuer's revocation knowledge is
+/// stale until a list arrives.
+pub fn gate(jwks: &Value) -> jitgate_core::Gate {
+    gate_with_feed(jwks, serde_json::json!({}))
+}
+
+/// [`gate`] with `extra` members merged into the issuer's `feed` (`max_stale_s`, …).
+pub fn gate_with_feed(jwks: &Value, extra: Value) -> jitgate_core::Gate {
     let policy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/jit.rego")).unwrap();
+    let mut feed = serde_json::json!({
+        "cluster": "approvals",
+        "revocations_path": "/v1/revocations",
+        "jwks_path": "/v1/jwks",
+        "status_lists": {status_list_uri(0): "/v1/status-lists/0"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        feed[k] = v.clone();
+    }
     let config = serde_json::json!({
-        "issuers": [{"issuer": "https://approvals.test", "audience": "jitgate", "jwks": jwks}],
+        "issuers": [{"issuer": ISSUER, "audience": "jitgate", "jwks": jwks, "feed": feed}],
         "resource": "test-database",
         "policy": {"modules": {"jit.rego": policy}},
-        "revoked": revoked,
     });
     jitgate_core::Gate::new(&config.to_string()).unwrap()
+}
+
+/// One feed document a gate polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Doc {
+    /// The signed revocation list.
+    Revocations,
+    /// The status list with this URI.
+    StatusList(String),
+    /// The signed key set.
+    Keys,
+}
+
+/// What one poll of one document did.
+#[derive(Debug)]
+pub enum Polled {
+    /// 200: installed, with what the gate now holds.
+    Installed(jitgate_core::FeedState),
+    /// 304: the installed copy was confirmed current (`None` for the key set, which
+    /// has no staleness to confirm).
+    NotModified(Option<jitgate_core::FeedState>),
+}
+
+impl Polled {
+    /// The state of an installed document; panics on a 304.
+    pub fn installed(self) -> jitgate_core::FeedState {
+        match self {
+            Polled::Installed(s) => s,
+            other => panic!("expected a 200 and an install, got {other:?}"),
+        }
+    }
+}
+
+/// A gate's host, polling the service's feed over HTTP the way the Envoy filter does:
+/// `GET` with `If-None-Match`, a 200 installed into the gate, a 304 confirmed with
+/// `Gate::confirm_current`. A document the gate refuses panics with its `FeedError`.
+#[derive(Debug, Default)]
+pub struct FeedPoller {
+    etags: std::collections::HashMap<String, String>,
+}
+
+impl FeedPoller {
+    /// The path of `doc` on the service.
+    pub fn path(doc: &Doc) -> String {
+        match doc {
+            Doc::Revocations => "/v1/revocations".into(),
+            Doc::Keys => "/v1/jwks".into(),
+            Doc::StatusList(uri) => uri.strip_prefix(ISSUER).unwrap().to_owned(),
+        }
+    }
+
+    /// Fetches `doc` and hands it to `gate` at `now` (Unix seconds).
+    pub async fn try_poll(
+        &mut self,
+        gate: &jitgate_core::Gate,
+        svc: &Svc,
+        doc: &Doc,
+        now: i64,
+    ) -> Result<Polled, jitgate_core::FeedError> {
+        let path = Self::path(doc);
+        let etag = self.etags.get(&path).cloned();
+        let extra: Vec<(&str, &str)> = etag.iter().map(|e| ("if-none-match", e.as_str())).collect();
+        let r = svc.call(Method::GET, &path, None, None, &extra).await;
+        let now_ns = now * 1_000_000_000;
+        match r.status.as_u16() {
+            304 => Ok(Polled::NotModified(match doc {
+                Doc::Revocations => Some(gate.confirm_current(ISSUER, None, now_ns)?),
+                Doc::StatusList(uri) => Some(gate.confirm_current(ISSUER, Some(uri), now_ns)?),
+                Doc::Keys => None,
+            })),
+            200 => {
+                let text = r.text();
+                let state = match doc {
+                    Doc::Revocations => gate.install_revocations(ISSUER, &text, now_ns),
+                    Doc::StatusList(uri) => gate.install_status_list(ISSUER, uri, &text, now_ns),
+                    Doc::Keys => gate.install_keys(ISSUER, &text, now_ns),
+                }?;
+                if let Some(tag) = r.headers.get("etag") {
+                    self.etags.insert(path, tag.to_str().unwrap().to_owned());
+                }
+                Ok(Polled::Installed(state))
+            }
+            status => panic!("GET {path}: {status}: {}", r.text()),
+        }
+    }
+
+    /// [`FeedPoller::try_poll`], panicking on a refusal.
+    pub async fn poll(&mut self, gate: &jitgate_core::Gate, svc: &Svc, doc: &Doc, now: i64) -> Polled {
+        match self.try_poll(gate, svc, doc, now).await {
+            Ok(p) => p,
+            Err(e) => panic!("the gate refused {} of the test service: {e}", Self::path(doc)),
+        }
+    }
+
+    /// Polls the key set, the revocation list and status list 0, in that order (keys
+    /// first: the other documents may be signed by a key the new set brings).
+    pub async fn sync(&mut self, gate: &jitgate_core::Gate, svc: &Svc, now: i64) -> Vec<Polled> {
+        let mut out = Vec::new();
+        for doc in [Doc::Keys, Doc::Revocations, Doc::StatusList(status_list_uri(0))] {
+            out.push(self.poll(gate, svc, &doc, now).await);
+        }
+        out
+    }
+}
+
+/// A gate trusting the service's published key set, with every feed document
+/// installed at `now` (Unix seconds), and the poller that installed them.
+pub async fn live_gate(svc: &Svc, now: i64) -> (jitgate_core::Gate, FeedPoller) {
+    let jwks = svc.get("/.well-known/jwks.json", None).await.json();
+    let gate = gate(&jwks);
+    let mut poller = FeedPoller::default();
+    poller.sync(&gate, svc, now).await;
+    (gate, poller)
 }
 
 /// The gate's decision on `GET /orders` with `token` at `now` (Unix seconds).
