@@ -175,6 +175,73 @@ fn mean_ns(id: &str) -> Option<f64> {
     v["mean"]["point_estimate"].as_f64()
 }
 
+/// Live trust: the cached decision with no feed, with an empty revocation list, and
+/// with 100,000 revoked ids installed; and how long installing such a list takes.
+fn trust_benches(c: &mut Criterion) -> (f64, usize) {
+    use jitgate_core::trust::REVOCATIONS_TYPE;
+    let (ed, _) = keys();
+    let token = mint::mint(&claims(), &ed, "ed1");
+    let req = request(&token);
+    let mut fed = config();
+    fed["issuers"][0]["feed"] = json!({"cluster": "approvals"});
+    let list = |ids: Vec<String>| {
+        let payload = json!({"iss": "https://approvals.example.com", "iat": NOW_S, "exp": NOW_S + 3600,
+                             "seq": 1, "revoked": ids});
+        mint::sign_document(REVOCATIONS_TYPE, &payload, &ed, "ed1")
+    };
+    let plain = Gate::new(&config().to_string()).unwrap();
+    let empty = Gate::new(&fed.to_string()).unwrap();
+    empty.install_revocations("https://approvals.example.com", &list(Vec::new()), NOW).unwrap();
+    let big_text = list((0..100_000).map(|i| format!("jit_{i:032x}")).collect());
+    // Installing: the median of 5 installs into fresh gates (one-off cost per fetch).
+    let mut installs: Vec<f64> = (0..5)
+        .map(|_| {
+            let g = Gate::new(&fed.to_string()).unwrap();
+            let t = std::time::Instant::now();
+            g.install_revocations("https://approvals.example.com", black_box(&big_text), NOW)
+                .unwrap();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    installs.sort_by(f64::total_cmp);
+    let big = Gate::new(&fed.to_string()).unwrap();
+    big.install_revocations("https://approvals.example.com", &big_text, NOW).unwrap();
+    for g in [&plain, &empty, &big] {
+        assert!(g.decide(&req, NOW).allow);
+    }
+    c.bench_function("trust/decide_no_feed", |b| b.iter(|| black_box(plain.decide(black_box(&req), NOW))));
+    c.bench_function("trust/decide_empty_list", |b| b.iter(|| black_box(empty.decide(black_box(&req), NOW))));
+    c.bench_function("trust/decide_100k_revoked", |b| b.iter(|| black_box(big.decide(black_box(&req), NOW))));
+    (installs[2], big_text.len())
+}
+
+fn print_trust(install_s: f64, bytes: usize) {
+    let get = |id: &str| mean_ns(id).unwrap_or(f64::NAN);
+    let (none, empty, big) = (
+        get("trust/decide_no_feed"),
+        get("trust/decide_empty_list"),
+        get("trust/decide_100k_revoked"),
+    );
+    println!("
+live trust, cached token, seed policy (means, same run):");
+    println!("  no feed (baseline)              {:>10.2} µs", none / 1e3);
+    println!(
+        "  feed, empty revocation list     {:>10.2} µs   {:.3}× baseline",
+        empty / 1e3,
+        empty / none
+    );
+    println!(
+        "  feed, 100,000 revoked ids       {:>10.2} µs   {:.3}× baseline (target ≤ 1.05×)",
+        big / 1e3,
+        big / none
+    );
+    println!(
+        "  installing that list ({:.1} MB)  {:>10.1} ms (median of 5; once per fetch, never per request)",
+        bytes as f64 / 1e6,
+        install_s * 1e3
+    );
+}
+
 fn print_ratios() {
     let get = |id: &str| mean_ns(id).unwrap_or(f64::NAN);
     let base = get("baseline/regorus_eval_prebuilt_input");
@@ -215,6 +282,8 @@ fn print_ratios() {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
+    let (install_s, bytes) = trust_benches(&mut c);
     c.final_summary();
     print_ratios();
+    print_trust(install_s, bytes);
 }
