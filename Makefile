@@ -18,7 +18,8 @@ TRAP_FILTER := target/jitgate_filter_trap.wasm
 # The harness demo labels the filter's answers `envoy:`; they come from wasmtime.
 HARNESS_LABEL := sed -e 's/^\( *\)envoy: /\1harness (wasmtime, not Envoy): /' -e 's/^/[harness] /'
 E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) \
-  JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER))
+  JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER)) \
+  JITGATE_APPROVALS_BIN=$(abspath target/debug/jitgate-approvals)
 
 .PHONY: demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
@@ -103,6 +104,8 @@ test-envoy: filter jitgate envoy-setup filter-trap
 	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }; } \
 	  || { echo "test-envoy: curl (the HTTP/2 client of e2e/test_http2.py) is not available" >&2; exit 1; }
+	# The approval service, for the whole loop in e2e/test_loop.py (debug: the approvals tests build it too).
+	$(CARGO) build --locked -p jitgate-approvals --bin jitgate-approvals
 	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
 
 # The approval service (approvals/): its suite on SQLite and, through a throwaway
