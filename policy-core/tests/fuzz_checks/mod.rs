@@ -618,13 +618,69 @@ fn builtin_engine(name: &str, arity: usize) -> Option<Engine> {
 // Dispatch by target name (the replay test).
 
 /// The fuzz targets whose inputs the replay test checks.
-pub const TARGETS: &[&str] = &["token", "config", "request", "policy_result", "builtins"];
+pub const TARGETS: &[&str] = &["token", "config", "request", "policy_result", "builtins", "feed"];
+
+/// The live-trust documents (docs/live-trust.md): the selector's low two bits pick the
+/// kind (revocation list, status list, key set); bit 2 set signs the rest as the
+/// payload with the trusted key and the right `typ` (so the claim parsers and the
+/// status-list inflater are reached), bit 3 set signs it with an attacker's key under
+/// the trusted `kid`. Installing never panics, an attacker's document is never
+/// installed, and the gate still decides afterwards.
+fn feed(selector: u8, rest: &[u8]) {
+    use jitgate_core::mint::sign_raw;
+    use jitgate_core::trust::{KEY_SET_TYPE, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
+    const ISSUER: &str = "https://approvals.example.com";
+    const LIST: &str = "https://approvals.example.com/v1/status-lists/0";
+    thread_local! {
+        static KEY: SigningKey = SigningKey::from_secret(jitgate_core::Algorithm::EdDsa, &[0x11; 32]).unwrap();
+    }
+    let key = KEY.with(Clone::clone);
+    let attacker = SigningKey::from_secret(jitgate_core::Algorithm::EdDsa, &ATTACKER_SECRET).unwrap();
+    let config = serde_json::json!({
+        "issuers": [{"issuer": ISSUER, "audience": "db-gateway", "jwks": {"keys": [key.public_jwk("k1")]},
+                     "feed": {"cluster": "approvals", "status_lists": {LIST: "/v1/status-lists/0"},
+                              "unsigned_jwks": selector & 0x10 != 0}}],
+        "policy": {"modules": {"p.rego": "package access.jit\nallow if input.token.valid"}}
+    });
+    let gate = Gate::new(&config.to_string()).unwrap();
+    let typ = [REVOCATIONS_TYPE, STATUS_LIST_TYPE, KEY_SET_TYPE, REVOCATIONS_TYPE][usize::from(selector & 3)];
+    let signed = selector & 0x04 != 0;
+    let forged = selector & 0x08 != 0;
+    let document = if signed || forged {
+        let header = format!(r#"{{"alg":"EdDSA","typ":"{typ}","kid":"k1"}}"#);
+        sign_raw(header.as_bytes(), rest, if forged { &attacker } else { &key })
+    } else {
+        text(rest)
+    };
+    let now = NOW_NS;
+    let result = match selector & 3 {
+        1 => gate.install_status_list(ISSUER, LIST, &document, now),
+        2 => gate.install_keys(ISSUER, &document, now),
+        _ => gate.install_revocations(ISSUER, &document, now),
+    };
+    if forged {
+        assert!(result.is_err(), "a document signed by an attacker's key was installed");
+    }
+    let _ = gate.confirm_current(ISSUER, None, now);
+    let _ = gate.trust_status(now);
+    let token = jitgate_core::mint::mint(
+        &serde_json::json!({"iss": ISSUER, "sub": "a", "aud": "db-gateway", "iat": now / 1_000_000_000 - 10,
+                            "nbf": now / 1_000_000_000 - 10, "exp": now / 1_000_000_000 + 60, "jti": "j",
+                            "jit": {"resource": "r"},
+                            "status": {"status_list": {"idx": u64::from(rest.first().copied().unwrap_or(0)), "uri": LIST}}}),
+        &key,
+        "k1",
+    );
+    let d = gate.decide(&Request::new("GET", "/").header("x-jit-approval", &token), now);
+    assert!(d.status == 200 || d.status == 401, "{}", d.status);
+}
 
 /// Runs target `name`'s raw-mode check on one input (selector byte first).
 pub fn run(name: &str, data: &[u8]) {
     let (selector, rest) = split(data);
     match name {
         "token" => token(selector, &text(rest)),
+        "feed" => feed(selector, rest),
         "config" => config(selector, &text(rest)),
         "request" => request(selector, &text(rest)),
         "policy_result" => {
