@@ -1,5 +1,5 @@
 # jitgate — one entry point for people and CI.
-#   make demo   the main job: a demo on the embedded default configuration
+#   make demo   the main job: the JIT loop (approval service + a real Envoy running jitgate)
 #   make test   every test (what CI runs through .ci/run)
 # Both install what they need first (wasm targets, tools).
 
@@ -21,7 +21,7 @@ E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) 
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER)) \
   JITGATE_APPROVALS_BIN=$(abspath target/debug/jitgate-approvals)
 
-.PHONY: demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
+.PHONY: approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -39,13 +39,21 @@ jitgate: setup
 
 # The demo in a real Envoy 1.40 (e2e/demo.py); only when Envoy cannot be installed, the
 # harness (wasmtime) instead, and it says so.
-demo: filter jitgate
+# The whole JIT loop: the approval service issues and revokes, a real Envoy enforces.
+# Needs neither the `jitgate` command nor wasmtime, so a first run builds only the
+# filter and the service.
+demo: filter approvals
 	@if bash e2e/setup.sh; then \
 	  $(E2E_ENV) python3 e2e/demo.py; \
 	else \
 	  echo "demo: Envoy could not be installed (see above): falling back to the harness, a wasmtime host, NOT a real Envoy"; \
+	  $(MAKE) --no-print-directory jitgate; \
 	  $(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL); \
 	fi
+
+# The approval service (debug build, shared with its tests).
+approvals:
+	$(CARGO) build --locked -p jitgate-approvals --bin jitgate-approvals
 
 demo-harness: filter jitgate
 	$(JITGATE) demo --filter $(FILTER) | $(HARNESS_LABEL)
@@ -100,12 +108,10 @@ test-deploy: filter jitgate
 # End-to-end in a real Envoy 1.40 (e2e/, pytest): every decision class over HTTP, the
 # audit log, the counters, refused configurations and modules, mTLS, FAIL_RELOAD with
 # the trapping test build, path and header hygiene.
-test-envoy: filter jitgate envoy-setup filter-trap
+test-envoy: filter jitgate approvals envoy-setup filter-trap
 	@command -v curl >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && { apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }; }; } \
 	  || { echo "test-envoy: curl (the HTTP/2 client of e2e/test_http2.py) is not available" >&2; exit 1; }
-	# The approval service, for the whole loop in e2e/test_loop.py (debug: the approvals tests build it too).
-	$(CARGO) build --locked -p jitgate-approvals --bin jitgate-approvals
 	$(E2E_ENV) $(ENVOY_VENV)/bin/pytest -c e2e/pytest.ini e2e -q
 
 # The approval service (approvals/): its suite on SQLite and, through a throwaway

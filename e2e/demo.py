@@ -1,76 +1,125 @@
 #!/usr/bin/env python3
-"""`make demo` in a real Envoy: starts Envoy 1.40 with the shipped filter and the shipped
-example configuration (seed policy) trusting a fresh demo key, and an upstream that
-echoes what it receives; mints approvals with `jitgate token sign`; sends the requests
-with an HTTP client — allowed, expired, wrong role, revoked, no token, health check —
-and prints each answer with its audit line from Envoy's log, then the counters from
-Envoy's /stats. Every line is labelled with the host that really produced it.
+"""`make demo` in a real Envoy: the whole JIT loop on one machine.
+
+Starts the approval service (`jitgate-approvals serve --dev`, SQLite, fresh keys) and
+Envoy 1.40 with the shipped filter and the shipped example configuration (seed policy)
+trusting that service, with the live-trust feed pointing at it, and an upstream that
+echoes what it receives. Then, with an HTTP client: alice requests access for a
+reason, tries to approve it herself (refused), bob approves, alice's approval token is
+issued and Envoy forwards her request; requests without an approval are denied; bob
+revokes the grant and every Envoy worker denies it within about a second, with no
+restart and no configuration change. Each answer is printed with its audit line from
+Envoy's log; then the counters from Envoy's /stats. Every line is labelled with the
+host that really produced it.
 
 usage: e2e/demo.py [--json]     (--json: only the audit records, one JSON line each)
-Standard library only; Envoy is target/envoy-venv/bin/envoy (make envoy-setup)."""
+Standard library only; Envoy is target/envoy-venv/bin/envoy (make envoy-setup), the
+service target/debug/jitgate-approvals."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
 
 import envoyrun as er
 
-REVOKED = "appr-revoked-7"
+WORKERS = 2
 
 
 def main(argv: list[str]) -> int:
     as_json = "--json" in argv[1:]
     version = er.envoy_version()
     label = f"[envoy {version}]"
+    svc = "[jitgate-approvals]"
     tmp = er.workdir("jitgate-demo-")
     upstream = er.Upstream()
-    envoy = None
-    try:
-        approvals = er.Approvals(tmp / "keys", kid="demo-k1")
-        cfg = er.example_config([approvals.public_jwk], revoked=[REVOKED])
-        envoy = er.Envoy(config=cfg, workdir=tmp, upstream_port=upstream.port, name="demo")
-        t0 = time.monotonic()
-        envoy.start()
+    service = envoy = None
+
+    def say(line: str = "") -> None:
         if not as_json:
-            print(f"{label} Envoy {version} (2 workers) with {er.FILTER.relative_to(er.ROOT)} is ready in "
-                  f"{time.monotonic() - t0:.1f} s: listener 127.0.0.1:{envoy.port} -> jitgate -> upstream "
-                  f"127.0.0.1:{upstream.port}, admin 127.0.0.1:{envoy.admin_port}")
-            print(f"{label} approval service key `demo-k1` (fresh, in {tmp}); revoked: {REVOKED}\n")
-        now = int(time.time())
-        alice = approvals.sign(sub="alice@example.com", role="developer", jti="appr-1001", start=now - 300)
-        ended = approvals.sign(sub="alice@example.com", role="developer", jti="appr-0990", start=now - 3 * 3600, ttl="1h")
-        carol = approvals.sign(sub="carol@example.com", role="analyst", jti="appr-1002", start=now - 300)
-        dave = approvals.sign(sub="dave@example.com", role="developer", jti=REVOKED, start=now - 300)
-        steps = [
-            ("alice, developer, inside her approved window", "/orders?id=7", alice),
-            ("alice, with an approval whose window ended two hours ago", "/orders?id=7", ended),
-            ("carol, approved as analyst, not developer", "/orders", carol),
-            ("dave, whose approval was revoked", "/orders", dave),
-            ("no approval at all", "/orders", None),
-            ("health check, no approval needed", "/healthz", None),
-        ]
-        for n, (what, path, token) in enumerate(steps, 1):
-            tagged = f"{path}{'&' if '?' in path else '?'}demo={n}"
-            headers = [("x-jit-approval", token)] if token else []
-            r = envoy.get(tagged, headers)
-            audit = envoy.wait_audit(lambda a, p=tagged: a.get("path") == p)
-            if as_json:
-                print(er.json.dumps(audit, separators=(",", ":")))
-                continue
+            print(line)
+
+    def show(n: int, what: str, path: str, token: str | None) -> er.Response:
+        tagged = f"{path}{'&' if '?' in path else '?'}demo={n}"
+        r = envoy.get(tagged, [("x-jit-approval", token)] if token else [])
+        audit = envoy.wait_audit(lambda a, p=tagged: a.get("path") == p)
+        if as_json:
+            print(json.dumps(audit, separators=(",", ":")))
+        else:
             print(f"{label} {n}. {what}")
             print(f"{label}    GET {path} -> {r.status} {answer(r)}")
-            print(f"{label}    audit: {er.json.dumps(audit, separators=(',', ':'))}")
+            print(f"{label}    audit: {json.dumps(audit, separators=(',', ':'))}")
+        return r
+
+    try:
+        service = er.ApprovalService(tmp / "approvals")
+        say(f"{svc} approval service at {service.url} (--dev: identity from x-authenticated-user; "
+            f"SQLite and fresh signing keys in {tmp})")
+        envoy = er.Envoy(config=service.gate_config(refresh_s=1), workdir=tmp, upstream_port=upstream.port,
+                         name="demo", concurrency=WORKERS, clusters={"approvals": service.port})
+        t0 = time.monotonic()
+        envoy.start()
+        say(f"{label} Envoy {version} ({WORKERS} workers) with {er.FILTER.relative_to(er.ROOT)} is ready in "
+            f"{time.monotonic() - t0:.1f} s: listener 127.0.0.1:{envoy.port} -> jitgate -> upstream "
+            f"127.0.0.1:{upstream.port}, admin 127.0.0.1:{envoy.admin_port}; it trusts the service's key and "
+            f"polls its revocation list every second\n")
+
+        status, req = service.call("POST", "/v1/requests", "alice@example.com",
+                                   {"resource": "test-database", "role": "developer", "actions": ["read"],
+                                    "duration_s": 900, "reason": "INC-4711: orders API times out",
+                                    "ticket": "INC-4711"})
+        assert status == 201, req
+        say(f"{svc} alice asks for developer on test-database for 15 min (INC-4711) -> {status} {req['state']} "
+            f"{req['id']}")
+        status, body = service.call("POST", f"/v1/requests/{req['id']}/approve", "alice@example.com", {})
+        say(f"{svc} alice approves her own request -> {status} {body.get('code')}: {body.get('message')}")
+        status, body = service.call("POST", f"/v1/requests/{req['id']}/approve", "bob@example.com",
+                                    {"comment": "looked at the incident"})
+        assert status == 200 and body["state"] == "approved", body
+        status, issued = service.call("GET", f"/v1/requests/{req['id']}/token", "alice@example.com")
+        assert status == 200, issued
+        say(f"{svc} bob (dba) approves -> {body['state']}; approval {issued['jti']} issued, valid until "
+            f"{time.strftime('%H:%M:%S', time.gmtime(issued['exp']))} UTC\n")
+        token = issued["token"]
+
+        # The gate holds the service's revocation list a tick after it starts.
+        deadline = time.monotonic() + 10
+        while envoy.get("/orders", [("x-jit-approval", token)]).status != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Envoy never allowed the approval:\n{envoy.log_tail()}")
+            time.sleep(0.1)
+        show(1, "alice, with her approval", "/orders?id=7", token)
+        show(2, "no approval at all", "/orders", None)
+        show(3, "health check, no approval needed", "/healthz", None)
+
+        status, body = service.call("POST", f"/v1/approvals/{issued['jti']}/revoke", "bob@example.com",
+                                    {"reason": "incident closed"})
+        assert status == 200, body
+        t0 = time.monotonic()
+        say(f"\n{svc} bob revokes {issued['jti']} (incident closed) -> {body['state']}")
+        streak = 0
+        while streak < 10:  # 10 in a row, each on a new connection (so on every worker)
+            if time.monotonic() - t0 > 10:
+                raise RuntimeError(f"Envoy never denied the revoked approval:\n{envoy.log_tail()}")
+            streak = streak + 1 if envoy.get("/orders", [("x-jit-approval", token)]).status == 401 else 0
+        say(f"{label} {time.monotonic() - t0:.2f} s later Envoy denies it (10 requests in a row, each on a new "
+            f"connection), with no restart and no configuration change:")
+        show(4, "alice, with the revoked approval", "/orders?id=7", token)
         if not as_json:
             stats = envoy.stats()
-            shown = {k.removeprefix("wasmcustom."): v for k, v in stats.items() if v or k.count(".") <= 2}
+            keep = ("jitgate.allowed", "jitgate.denied", "jitgate.feed.fetch", "jitgate.feed.installed")
+            shown = {k.removeprefix("wasmcustom."): v for k, v in stats.items()
+                     if v and k.removeprefix("wasmcustom.").startswith(keep)}
             print(f"\n{label} counters (admin /stats, wasmcustom.jitgate.*): "
                   + ", ".join(f"{k}={v}" for k, v in sorted(shown.items())))
         return 0
     finally:
         if envoy:
             envoy.stop()
+        if service:
+            service.stop()
         upstream.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

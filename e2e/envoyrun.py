@@ -419,6 +419,73 @@ class Approvals:
         return subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
 
 
+APPROVALS = Path(os.environ.get("JITGATE_APPROVALS_BIN", ROOT / "target" / "debug" / "jitgate-approvals"))
+
+
+class ApprovalService:
+    """The real approval service, `jitgate-approvals serve --dev` (identity from the
+    `x-authenticated-user` header; SQLite in `directory`), on a free loopback port."""
+
+    def __init__(self, directory: Path, feed_max_age_s: int = 1):
+        if not APPROVALS.exists():
+            raise FileNotFoundError(f"{APPROVALS} is missing (cargo build -p jitgate-approvals)")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = directory
+        self.proc = subprocess.Popen(
+            [str(APPROVALS), "serve", "--dev", "--listen", f"127.0.0.1:{self.port}", "--public-url", self.url,
+             "--database-url", f"sqlite://{directory / 'approvals.db'}?mode=rwc",
+             "--key-file", str(directory / "keys.json"), "--feed-max-age-s", str(feed_max_age_s)],
+            stdout=open(directory / "stdout.log", "w"), stderr=open(directory / "stderr.log", "w"),
+            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(self.port, "GET", "/readyz", {"host": "approvals"}, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jitgate-approvals exited:\n{(directory / 'stderr.log').read_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("jitgate-approvals not ready after 30 s")
+            time.sleep(0.1)
+
+    def call(self, method: str, path: str, user: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"host": f"127.0.0.1:{self.port}"}
+        if user:
+            headers["x-authenticated-user"] = user
+        if data is not None:
+            headers["content-type"] = "application/json"
+        r = request(self.port, method, path, headers, body=data)
+        return r.status, (json.loads(r.body) if r.body else {})
+
+    def gate_config(self, refresh_s: int = 1, max_stale_s: int = 10) -> dict:
+        """The shipped example configuration (seed policy) trusting this service, with its
+        live-trust feed on an Envoy cluster named `approvals`."""
+        status, jwks = self.call("GET", "/.well-known/jwks.json")
+        assert status == 200, jwks
+        cfg = example_config(jwks["keys"])
+        cfg["issuers"][0].update({
+            "issuer": self.url, "audience": "jitgate",
+            "feed": {"cluster": "approvals", "authority": f"127.0.0.1:{self.port}",
+                     "status_lists": {f"{self.url}/v1/status-lists/0": "/v1/status-lists/0"},
+                     "jwks_path": "/v1/jwks", "refresh_s": refresh_s, "max_stale_s": max_stale_s},
+        })
+        return cfg
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def example_config(jwks_keys: list[dict], **changes) -> dict:
     """policies/config.example.json (the shipped seed policy) trusting `jwks_keys`."""
     cfg = json.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))

@@ -313,10 +313,20 @@ impl LiveTrust {
         }
         if let Some(status) = &approval.status {
             let Some(list) = self.status_lists.get(&status.uri) else {
-                return Err(TokenFailure::new(
-                    TokenError::StatusUnknown,
-                    format!("the gate holds no status list `{}`", status.uri),
-                ));
+                // A list the feed names but that has not arrived yet is knowledge not yet
+                // received (stale), not an unknown list.
+                let expected = feed.is_some_and(|f| f.status_lists.contains_key(&status.uri));
+                if !expected {
+                    return Err(TokenFailure::new(
+                        TokenError::StatusUnknown,
+                        format!("the gate holds no status list `{}`", status.uri),
+                    ));
+                }
+                let why = format!("status list `{}` from the issuer's feed has not been installed", status.uri);
+                return match feed.map(|f| f.on_stale) {
+                    Some(OnStale::Allow) => Ok(true),
+                    _ => Err(TokenFailure::new(TokenError::RevocationsStale, stale.unwrap_or(why))),
+                };
             };
             match list.entry(status.idx) {
                 None => {
