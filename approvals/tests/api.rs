@@ -62,9 +62,9 @@ async fn issued_token_passes_the_gate_and_is_denied_after_revocation() {
         let d = decide(&g, &token, t_now);
         assert!(d.allow, "{:?} {:?}", d.reason, d.audit.detail);
         // Without the feed's documents the same gate configuration lets nothing through:
-        // it holds no status list for the token's `status` claim (and no revocation list).
+        // it has received neither the revocation list nor the token's status list.
         let bare = gate(&jwks);
-        assert_eq!(decide(&bare, &token, t_now).reason.code(), "token_status_unknown");
+        assert_eq!(decide(&bare, &token, t_now).reason.code(), "revocations_stale");
         let old_revocations = svc.get("/v1/revocations", None).await.text();
         let old_status_list = svc.get("/v1/status-lists/0", None).await.text();
 
