@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use jitgate_core::Request;
 
+use crate::feed::{self, FeedArgs};
 use crate::files;
 use crate::Failure;
 
@@ -26,6 +27,9 @@ pub struct EvalArgs {
     /// Decision time: RFC 3339 or integer Unix seconds.
     #[arg(long, value_name = "TIME")]
     now: String,
+    /// Live-trust documents installed before deciding.
+    #[command(flatten)]
+    feed: FeedArgs,
     /// Print the JSON on one line.
     #[arg(long)]
     compact: bool,
@@ -42,9 +46,11 @@ pub fn with_token(mut request: Request, header: &str, prefix: &str, token: &str)
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let config = files::load_config(&args.config, &args.policies)?;
     let (header, prefix) = (config.token.header.clone(), config.token.prefix.clone());
+    let documents = args.feed.load(&config, &args.config)?;
     let gate = files::gate(config, &args.config)?;
     let request = files::load_request_or_refusal(&args.request)?;
-    let now = files::parse_time(&args.now)?;
+    let now = files::parse_time(&args.now).map_err(|e| anyhow::anyhow!("`--now`: {e}"))?;
+    let installed = feed::install(&gate, &documents, args.feed.fetched_at(now)?)?;
     let started = std::time::Instant::now();
     let mut decision = match request {
         Ok(mut request) => {
@@ -56,6 +62,10 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         Err(detail) => gate.refuse(jitgate_core::Fault::Request, detail, now),
     };
     decision.audit.eval_ns = u64::try_from(started.elapsed().as_nanos()).ok();
-    files::print_json(&decision.to_json(), args.compact);
+    let mut out = decision.to_json();
+    if let (false, Some(obj)) = (installed.is_empty(), out.as_object_mut()) {
+        obj.insert("feed".into(), serde_json::Value::Array(installed));
+    }
+    files::print_json(&out, args.compact);
     Ok(())
 }

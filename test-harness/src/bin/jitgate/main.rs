@@ -18,7 +18,9 @@ macro_rules! outln {
 }
 
 mod demo;
+mod documents;
 mod eval;
+mod feed;
 mod files;
 mod rego_tests;
 mod report;
@@ -51,7 +53,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// One request through the compiled filter in the harness, printed as JSON.
     Run(run_cmd::RunArgs),
-    /// Keys and tokens: keygen, sign, verify, inspect.
+    /// Keys, tokens and live-trust documents: keygen, sign, verify, inspect; revocations,
+    /// status-list, key-set.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
     /// Run Rego unit tests (`test_*` rules) and scenario files (`*.scenarios.json`).

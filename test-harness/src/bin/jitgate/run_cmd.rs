@@ -9,6 +9,7 @@ use jitgate_harness::jitgate::{envoy_request, last_audit};
 use jitgate_harness::{FilterModule, Host};
 
 use crate::eval::with_token;
+use crate::feed::{self, FeedArgs};
 use crate::files;
 use crate::Failure;
 
@@ -33,6 +34,9 @@ pub struct RunArgs {
     /// Request time: RFC 3339 or integer Unix seconds (the host clock is set to it).
     #[arg(long, value_name = "TIME")]
     now: String,
+    /// Live-trust documents, served to the filter as its feed cluster's answers.
+    #[command(flatten)]
+    feed: FeedArgs,
     /// Print the JSON on one line.
     #[arg(long)]
     compact: bool,
@@ -57,21 +61,32 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
         value.to_string()
     };
+    let documents = args.feed.load(&config, &args.config)?;
+    feed::check_servable(&documents)?;
     let mut request = files::load_request(&args.request)?;
-    let now = files::parse_time(&args.now)?;
+    let now = files::parse_time(&args.now).map_err(|e| anyhow!("`--now`: {e}"))?;
+    let fetched_at = args.feed.fetched_at(now)?;
     if let Some(t) = &args.token {
         request = with_token(request, &header, &prefix, &files::token_arg(t)?);
     }
     let module = FilterModule::load(&args.filter).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;
     let mut host = Host::new(&module).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;
+    let expected = feed::serve(&mut host, &documents)?;
+    if !documents.is_empty() {
+        feed::set_clock(&mut host, fetched_at);
+    }
     host.configure(&text)
         .map_err(|e| anyhow!("`{}`: the filter refused the configuration: {e}", args.config.display()))?;
+    let fetches = feed::await_fetches(&mut host, &expected)?;
     let outcome = host
         .request(envoy_request(&request, now))
         .map_err(|e| anyhow!("filter: {e}"))?;
     let mut out = outcome.to_json();
     if let Some(obj) = out.as_object_mut() {
         obj.insert("audit".into(), last_audit(&host).unwrap_or(serde_json::Value::Null));
+        if !fetches.is_empty() {
+            obj.insert("feed".into(), serde_json::Value::Array(fetches));
+        }
     }
     files::print_json(&out, args.compact);
     Ok(())

@@ -10,6 +10,7 @@ use jitgate_core::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
 use jitgate_core::{Algorithm, RequestFacts};
 use serde_json::{json, Map, Value};
 
+use crate::documents;
 use crate::files;
 use crate::Failure;
 
@@ -24,6 +25,15 @@ pub enum TokenCommand {
     Verify(VerifyArgs),
     /// Show a token's header and claims WITHOUT verifying anything.
     Inspect(InspectArgs),
+    /// Signed revocation lists (live trust): sign, inspect.
+    #[command(subcommand)]
+    Revocations(documents::RevocationsCommand),
+    /// Token Status Lists (live trust): sign, inspect.
+    #[command(subcommand)]
+    StatusList(documents::StatusListCommand),
+    /// Signed key sets (live trust: key rotation): sign, inspect.
+    #[command(subcommand)]
+    KeySet(documents::KeySetCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +142,9 @@ pub fn run(cmd: TokenCommand) -> Result<(), Failure> {
         TokenCommand::Sign(a) => sign(*a).map_err(Failure::from),
         TokenCommand::Verify(a) => verify(a),
         TokenCommand::Inspect(a) => inspect(a),
+        TokenCommand::Revocations(c) => documents::revocations(c),
+        TokenCommand::StatusList(c) => documents::status_list(c),
+        TokenCommand::KeySet(c) => documents::key_set(c),
     }
 }
 
@@ -180,7 +193,7 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d` into seconds.
-fn parse_duration(text: &str) -> Result<u64> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: u64 = number
         .parse()
@@ -195,7 +208,7 @@ fn parse_duration(text: &str) -> Result<u64> {
     n.checked_mul(scale).ok_or_else(|| anyhow!("`{text}` is too long"))
 }
 
-fn now_secs() -> Result<i64> {
+pub(crate) fn now_secs() -> Result<i64> {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
     Ok(i64::try_from(d.as_secs())?)
 }
