@@ -289,11 +289,11 @@ impl Feed {
                     return;
                 }
             };
-            let result = install(gate, doc, &body, meta.fetched_ns);
+            let result = timed_install(host, gate, doc, &body, meta.fetched_ns);
             let doc_name = doc.describe();
             if let Some(doc) = self.docs.get_mut(index) {
                 doc.installed_version = meta.version;
-                doc.installed_ok = result.is_ok();
+                doc.installed_ok = result.0.is_ok();
                 doc.confirmed_ns = meta.fetched_ns;
             }
             report(host, metrics, &doc_name, result);
@@ -437,8 +437,8 @@ impl Feed {
                         return;
                     }
                 };
-                let result = install(gate, doc, &body, now_ns);
-                let accepted = result.is_ok();
+                let result = timed_install(host, gate, doc, &body, now_ns);
+                let accepted = result.0.is_ok();
                 let etag = header("etag").filter(|e| !e.contains(' ')).unwrap_or_default();
                 report(host, metrics, &describe, result);
                 if !accepted {
@@ -507,6 +507,19 @@ impl Feed {
     }
 }
 
+/// An install's result and how long it took on the host clock (ms), for the log.
+type Installed = (Result<jitgate_core::FeedState, FeedError>, Option<f64>);
+
+fn timed_install<H: FeedHost>(host: &H, gate: &Gate, doc: &Doc, body: &[u8], now_ns: i64) -> Installed {
+    let start = host.now_ns().ok();
+    let result = install(gate, doc, body, now_ns);
+    let took = match (start, host.now_ns().ok()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1e6),
+        _ => None,
+    };
+    (result, took)
+}
+
 fn install(gate: &Gate, doc: &Doc, body: &[u8], now_ns: i64) -> Result<jitgate_core::FeedState, FeedError> {
     let text = String::from_utf8_lossy(body);
     match doc.kind {
@@ -518,12 +531,9 @@ fn install(gate: &Gate, doc: &Doc, body: &[u8], now_ns: i64) -> Result<jitgate_c
     }
 }
 
-fn report<H: FeedHost>(
-    host: &H,
-    metrics: &Metrics,
-    describe: &str,
-    result: Result<jitgate_core::FeedState, FeedError>,
-) {
+fn report<H: FeedHost>(host: &H, metrics: &Metrics, describe: &str, installed: Installed) {
+    let (result, took) = installed;
+    let took = took.map(|ms| format!(" in {ms:.1} ms")).unwrap_or_default();
     match result {
         Ok(state) => {
             metrics.increment(host, INSTALLED);
@@ -531,7 +541,7 @@ fn report<H: FeedHost>(
                 host.log(
                     Level::Info,
                     &format!(
-                        "{LOG_PREFIX}installed the {describe}{}: {} entries",
+                        "{LOG_PREFIX}installed the {describe}{}: {} entries{took}",
                         state.seq.map(|s| format!(" seq {s}")).unwrap_or_default(),
                         state.entries
                     ),

@@ -240,7 +240,7 @@ impl Gate {
             .unwrap_or_default()
     }
 
-    /// The issuers whose feed names a key-set path (`feed.jwks_path`), with their feed.
+    /// The issuers that have a `feed`, each with it (in configuration order).
     pub fn feeds(&self) -> Vec<(String, FeedConfig)> {
         self.verifier
             .try_borrow()
