@@ -322,7 +322,10 @@ impl LiveTrust {
                         format!("the gate holds no status list `{}`", status.uri),
                     ));
                 }
-                let why = format!("status list `{}` from the issuer's feed has not been installed", status.uri);
+                let why = format!(
+                    "status list `{}` from the issuer's feed has not been installed",
+                    status.uri
+                );
                 return match feed.map(|f| f.on_stale) {
                     Some(OnStale::Allow) => Ok(true),
                     _ => Err(TokenFailure::new(TokenError::RevocationsStale, stale.unwrap_or(why))),
