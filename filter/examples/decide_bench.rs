@@ -61,6 +61,10 @@ impl Host for MemoryHost {
     fn increment_counter(&self, _: u32) -> Result<(), HostError> {
         Ok(())
     }
+    fn set_filter_state(&mut self, _name: &str, _value: &str) -> Result<(), HostError> {
+        Ok(())
+    }
+
     fn log(&self, _: Level, message: &str) {
         self.log_bytes.set(self.log_bytes.get() + message.len());
     }

@@ -23,8 +23,8 @@ use jitgate_core::{Action, Decision, Fault, Forward, Gate, Reason};
 use crate::host::{Host, HostError, Level};
 use crate::metrics::{self, Metrics};
 use crate::request::{
-    build_request, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL, REQUEST_ID,
-    REQUEST_PROTOCOL, SOURCE_ADDRESS,
+    build_request, parse_route_metadata, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL,
+    REQUEST_ID, REQUEST_PROTOCOL, ROUTE_METADATA, SOURCE_ADDRESS,
 };
 
 /// Prefix of every audit line: the rest of the line is one JSON object (DESIGN §7).
@@ -32,6 +32,16 @@ pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
 /// The header that makes a `test-trap` build abort its VM (test builds only).
 #[cfg(feature = "test-trap")]
 pub const TEST_TRAP_HEADER: &str = "x-jitgate-test-trap";
+/// Filter state of every decision (Envoy: `wasm.jitgate.decision_id`, for the access log).
+pub const FILTER_STATE_DECISION_ID: &str = "jitgate.decision_id";
+/// Filter state: the decision's reason code.
+pub const FILTER_STATE_REASON: &str = "jitgate.reason";
+/// Filter state: the verified approval's `jti` (only when one verified).
+pub const FILTER_STATE_APPROVAL_ID: &str = "jitgate.approval_id";
+/// Filter state: the verified approval's `sub` (only when one verified).
+pub const FILTER_STATE_SUBJECT: &str = "jitgate.subject";
+/// Filter state: the resource the request was decided for.
+pub const FILTER_STATE_RESOURCE: &str = "jitgate.resource";
 /// Prefix of every other line the filter logs.
 pub const LOG_PREFIX: &str = "jitgate: ";
 
@@ -241,7 +251,23 @@ impl Filter {
         &self.response_headers
     }
 
-    fn emit<H: Host>(&self, host: &H, decision: &Decision) {
+    fn emit<H: Host>(&self, host: &mut H, decision: &Decision) {
+        // For Envoy's access log: %FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% and so on.
+        let approval = decision.approval.as_deref();
+        let state = [
+            (FILTER_STATE_DECISION_ID, Some(decision.decision_id.as_str())),
+            (FILTER_STATE_REASON, Some(decision.reason.code())),
+            (FILTER_STATE_APPROVAL_ID, approval.map(|a| a.id.as_str())),
+            (FILTER_STATE_SUBJECT, approval.map(|a| a.subject.as_str())),
+            (FILTER_STATE_RESOURCE, decision.audit.resource.as_deref()),
+        ];
+        for (name, value) in state {
+            if let Some(value) = value {
+                if let Err(e) = host.set_filter_state(name, value) {
+                    host.log(Level::Warn, &format!("{LOG_PREFIX}filter state `{name}` not set: {e}"));
+                }
+            }
+        }
         host.log(
             Level::Info,
             &format!("{AUDIT_LOG_PREFIX}{}", decision.audit.to_json_line()),
@@ -280,14 +306,27 @@ fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, (Fault, Stri
         request_id: property(host, REQUEST_ID)?,
         protocol: property(host, REQUEST_PROTOCOL)?,
     };
-    build_request(headers, facts).map_err(|fault| {
+    let mut request = build_request(headers, facts).map_err(|fault| {
         let kind = if fault.is_client_error() {
             Fault::Request
         } else {
             Fault::Host
         };
         (kind, fault.to_string())
-    })
+    })?;
+    // The matched route's settings: an operator's configuration, so a value jitgate
+    // cannot use is a 500 naming it, never a silent fallback to the plugin's resource.
+    match host.property(ROUTE_METADATA) {
+        Ok(None) => {}
+        Ok(Some(bytes)) => request.route = parse_route_metadata(&bytes).map_err(|e| (Fault::Host, e))?,
+        Err(e) => {
+            return Err((
+                Fault::Host,
+                format!("reading property `{}`: {e}", ROUTE_METADATA.join(".")),
+            ))
+        }
+    }
+    Ok(request)
 }
 
 fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, (Fault, String)> {

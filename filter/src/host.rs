@@ -72,6 +72,9 @@ pub trait Host {
     fn define_counter(&self, name: &str) -> Result<u32, HostError>;
     /// Adds one to the counter `id`.
     fn increment_counter(&self, id: u32) -> Result<(), HostError>;
+    /// Sets filter state `name` (Envoy: `wasm.<name>`, readable by the access log as
+    /// `%FILTER_STATE(wasm.<name>:PLAIN)%`) to `value`.
+    fn set_filter_state(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// Logs `message` at `level`. Logging never fails the request.
     fn log(&self, level: Level, message: &str);
 }

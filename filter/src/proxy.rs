@@ -78,6 +78,10 @@ impl Host for ProxyHost {
         hostcalls::increment_metric(id, 1).map_err(failed("increment_metric"))
     }
 
+    fn set_filter_state(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        hostcalls::set_property(vec![name], Some(value.as_bytes())).map_err(failed("set_property"))
+    }
+
     fn log(&self, level: Level, message: &str) {
         let level = match level {
             Level::Trace => LogLevel::Trace,

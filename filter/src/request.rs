@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use core::fmt;
-use jitgate_core::{Request, Source};
+use jitgate_core::{Request, Route, Source};
 
 /// Every Envoy property the filter reads per request.
 pub const PROPERTIES: [&[&str]; 5] = [
@@ -16,6 +16,78 @@ pub const PROPERTIES: [&[&str]; 5] = [
     REQUEST_ID,
     REQUEST_PROTOCOL,
 ];
+/// `xds.route_metadata.filter_metadata.jitgate`: the matched route's jitgate settings
+/// (read raw: the property is not UTF-8).
+pub const ROUTE_METADATA: &[&str] = &["xds", "route_metadata", "filter_metadata", "jitgate"];
+
+/// Reads the route's `filter_metadata.jitgate` as Envoy serialises a metadata struct
+/// for a Wasm property: the proxy-wasm pair format (`u32` count, then `u32` key and
+/// value sizes, then each key and value followed by a NUL), each value in Envoy's
+/// encoding of its type — a string as its bytes, a boolean as one byte `0`/`1`, a
+/// number as 8 bytes (an IEEE double), a struct or list in a binary form. So:
+/// `resource` must be a string (non-empty, printable: a number, boolean or struct is
+/// refused), `skip` a boolean, and no other member is allowed (a misspelt `resouce`
+/// is an error, never silently ignored). The error names the member.
+pub fn parse_route_metadata(bytes: &[u8]) -> Result<Route, String> {
+    const AT: &str = "route metadata `filter_metadata.jitgate`";
+    let bad = |what: &str| format!("{AT}: {what}");
+    let u32_at = |at: usize| -> Option<usize> {
+        let b = bytes.get(at..at.checked_add(4)?)?;
+        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+    };
+    let count = u32_at(0).ok_or_else(|| bad("is not a struct"))?;
+    if count > 64 {
+        return Err(bad("has more than 64 members"));
+    }
+    let mut sizes = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = 4 + i * 8;
+        let (Some(k), Some(v)) = (u32_at(at), u32_at(at + 4)) else {
+            return Err(bad("is not a struct"));
+        };
+        sizes.push((k, v));
+    }
+    let mut offset = 4 + count * 8;
+    let mut route = Route::default();
+    let mut take = |len: usize| -> Option<&[u8]> {
+        let end = offset.checked_add(len)?;
+        let item = bytes.get(offset..end)?;
+        if bytes.get(end) != Some(&0) {
+            return None;
+        }
+        offset = end + 1;
+        Some(item)
+    };
+    for (k, v) in sizes {
+        let (Some(key), Some(value)) = (take(k), take(v)) else {
+            return Err(bad("is not a struct"));
+        };
+        match key {
+            b"resource" => {
+                let text = core::str::from_utf8(value)
+                    .ok()
+                    .filter(|t| !t.is_empty() && t.chars().all(|c| !c.is_control()))
+                    .ok_or_else(|| bad("`resource` is not a non-empty string"))?;
+                route.resource = Some(text.to_owned());
+            }
+            b"skip" => {
+                route.skip = match value {
+                    [0] => false,
+                    [1] => true,
+                    _ => return Err(bad("`skip` is not a boolean")),
+                };
+            }
+            other => {
+                return Err(bad(&format!(
+                    "`{}` is not a member jitgate knows (`resource`, `skip`)",
+                    String::from_utf8_lossy(other)
+                )))
+            }
+        }
+    }
+    Ok(route)
+}
+
 /// `source.address`: the downstream peer, `ip:port`.
 pub const SOURCE_ADDRESS: &[&str] = &["source", "address"];
 /// `connection.uri_san_peer_certificate`: the mTLS peer's first URI SAN.
@@ -137,6 +209,7 @@ pub fn build_request(headers: Vec<(String, Vec<u8>)>, facts: ConnectionFacts) ->
             principal: non_empty(facts.principal),
             certificate_sha256,
         },
+        route: Route::default(),
     })
 }
 
@@ -323,6 +396,65 @@ mod tests {
                 build_request(envoy_headers(), facts).unwrap_err(),
                 RequestFault::BadCertificateDigest
             );
+        }
+    }
+
+    /// The bytes Envoy 1.40 returned for `filter_metadata: {jitgate: {resource:
+    /// billing-db, n: 7, skip: true}}` (recorded from a real Envoy).
+    const ENVOY_STRUCT: &[u8] = &[
+        3, 0, 0, 0, 8, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 114, 101, 115, 111,
+        117, 114, 99, 101, 0, 98, 105, 108, 108, 105, 110, 103, 45, 100, 98, 0, 110, 0, 0, 0, 0, 0, 0, 0, 28, 64, 0,
+        115, 107, 105, 112, 0, 1, 0,
+    ];
+
+    fn pairs(items: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut out = (items.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in items {
+            out.extend((k.len() as u32).to_le_bytes());
+            out.extend((v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in items {
+            out.extend(*k);
+            out.push(0);
+            out.extend(*v);
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn route_metadata_as_envoy_serialises_it() {
+        // The recorded struct has an unknown member `n`: refused, naming it.
+        let e = parse_route_metadata(ENVOY_STRUCT).unwrap_err();
+        assert!(e.contains("`n` is not a member"), "{e}");
+        let ok = pairs(&[(b"resource", b"billing-db"), (b"skip", &[1])]);
+        assert_eq!(
+            parse_route_metadata(&ok).unwrap(),
+            Route {
+                resource: Some("billing-db".into()),
+                skip: true
+            }
+        );
+        assert_eq!(parse_route_metadata(&pairs(&[])).unwrap(), Route::default());
+        let number = 7f64.to_le_bytes();
+        for (bytes, want) in [
+            (pairs(&[(b"resource", &number)]), "`resource` is not a non-empty string"),
+            (pairs(&[(b"resource", &[1])]), "`resource` is not a non-empty string"),
+            (pairs(&[(b"resource", b"")]), "`resource` is not a non-empty string"),
+            (pairs(&[(b"skip", b"true")]), "`skip` is not a boolean"),
+            (pairs(&[(b"resouce", b"x")]), "`resouce` is not a member"),
+            (b"\x01\x00".to_vec(), "is not a struct"),
+            (ok[..ok.len() - 1].to_vec(), "is not a struct"),
+        ] {
+            let e = parse_route_metadata(&bytes).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+        // Never a panic on any prefix or a flipped byte.
+        for n in 0..ENVOY_STRUCT.len() {
+            let _ = parse_route_metadata(&ENVOY_STRUCT[..n]);
+            let mut flipped = ENVOY_STRUCT.to_vec();
+            flipped[n] ^= 0xff;
+            let _ = parse_route_metadata(&flipped);
         }
     }
 

@@ -111,6 +111,10 @@ impl Host for FakeHost {
     fn increment_counter(&self, _id: u32) -> Result<(), HostError> {
         Ok(())
     }
+    fn set_filter_state(&mut self, _name: &str, _value: &str) -> Result<(), HostError> {
+        Ok(())
+    }
+
     fn log(&self, _level: Level, message: &str) {
         self.logs.borrow_mut().push(message.to_owned());
     }

@@ -48,10 +48,35 @@ pub struct AuditRecord {
     pub eval_ns: Option<u64>,
     /// The request id (`x-request-id`).
     pub request_id: Option<String>,
+    /// The W3C trace id of the request's one valid `traceparent` header.
+    pub trace_id: Option<String>,
     /// Whether a token was present.
     pub token_present: bool,
     /// Internal detail of a token failure or policy error; never sent to the client.
     pub detail: Option<String>,
+}
+
+/// The trace id of a W3C `traceparent` value (`00-<32 hex>-<16 hex>-<2 hex>`, lower-case
+/// hex, version not `ff`, ids not all zeros), else `None`.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (Some(version), Some(trace), Some(parent), Some(flags)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    // Version 00 has exactly four fields; later versions may append more.
+    let extra = parts.next().is_some();
+    let ok = hex(version, 2)
+        && version != "ff"
+        && !(version == "00" && extra)
+        && hex(trace, 32)
+        && !zero(trace)
+        && hex(parent, 16)
+        && !zero(parent)
+        && hex(flags, 2);
+    ok.then_some(trace)
 }
 
 impl AuditRecord {
@@ -89,6 +114,7 @@ impl AuditRecord {
             expires: None,
             eval_ns: None,
             request_id: None,
+            trace_id: None,
             token_present: false,
             detail: Some(detail),
         }

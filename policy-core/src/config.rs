@@ -395,6 +395,8 @@ struct ConfigSpec {
     revoked: Vec<String>,
     #[serde(default)]
     mode: Mode,
+    #[serde(default)]
+    decision_header: Option<String>,
 }
 
 /// The policy part of a configuration, not yet compiled.
@@ -429,6 +431,8 @@ pub struct Config {
     pub revoked: BTreeSet<String>,
     /// Enforce or dry run.
     pub mode: Mode,
+    /// A response header that carries the decision id on every answer (off by default).
+    pub decision_header: Option<String>,
 }
 
 impl Config {
@@ -574,6 +578,28 @@ impl Config {
                 ),
             ));
         }
+        let decision_header = match spec.decision_header {
+            None => None,
+            Some(h) if !is_header_name(&h) => {
+                return Err(ConfigError::invalid(
+                    "decision_header",
+                    format!("`{h}` is not a valid header name"),
+                ))
+            }
+            Some(h) => {
+                let lower = h.to_ascii_lowercase();
+                let taken = ["content-type", "content-length", "www-authenticate", "set-cookie"].contains(&lower.as_str())
+                    || lower == token.header
+                    || lower.starts_with("x-jit-");
+                if taken {
+                    return Err(ConfigError::invalid(
+                        "decision_header",
+                        format!("`{h}` is a header jitgate or HTTP already uses; pick another (e.g. `x-jitgate-decision-id`)"),
+                    ));
+                }
+                Some(lower)
+            }
+        };
         if let Some(r) = spec.revoked.iter().position(String::is_empty) {
             return Err(ConfigError::invalid(format!("revoked[{r}]"), "must not be empty"));
         }
@@ -591,6 +617,7 @@ impl Config {
             },
             revoked: spec.revoked.into_iter().collect(),
             mode: spec.mode,
+            decision_header,
         })
     }
 }

@@ -38,6 +38,15 @@ fn configuration_warnings(issuers: &[crate::token::Issuer]) -> Vec<String> {
     warnings
 }
 
+/// The trace id of the request's `traceparent`, when it has exactly one valid one.
+fn request_trace_id(request: &Request) -> Option<String> {
+    let mut values = request.header_values("traceparent");
+    match (values.next(), values.next()) {
+        (Some(one), None) => crate::audit::trace_id(one.trim()).map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// The most header lines a request may have (Envoy's own default limit is 100).
 pub const MAX_HEADERS: usize = 1_000;
 
@@ -75,6 +84,7 @@ pub struct Gate {
     token: TokenConfig,
     identity: Option<IdentitySource>,
     mode: Mode,
+    decision_header: Option<String>,
     cache: RefCell<VerifiedCache>,
     sequence: Cell<u64>,
     seed: [u8; 16],
@@ -107,6 +117,7 @@ impl Gate {
             policy,
             revoked,
             mode,
+            decision_header,
         } = config;
         let warnings = configuration_warnings(&issuers);
         let data = regorus::Value::from(policy.data);
@@ -120,6 +131,7 @@ impl Gate {
             token,
             identity,
             mode,
+            decision_header,
             cache: RefCell::new(VerifiedCache::default()),
             sequence: Cell::new(0),
             seed: [0; 16],
@@ -324,6 +336,7 @@ impl Gate {
             strip
                 .remove_headers
                 .extend(JITGATE_HEADERS.iter().map(|h| (*h).to_owned()));
+            self.add_decision_header(&mut strip, &decision_id);
             Action::Forward(strip)
         };
         let audit = AuditRecord::refusal(
@@ -399,13 +412,18 @@ impl Gate {
                 now_ns,
             );
         }
+        if request.route.skip {
+            return self.skip(request, now_ns);
+        }
         let decision_id = self.next_decision_id(now_ns);
         let (identity, identity_ambiguous) = self.identity(request);
+        let resource = request.route.resource.as_deref().or(self.resource.as_deref());
         let facts = RequestFacts {
             identity,
             identity_required: self.identity.is_some(),
             identity_ambiguous,
             certificate_sha256: request.source.certificate_sha256.as_deref(),
+            route_resource: request.route.resource.as_deref(),
         };
 
         // The token: extracted, verified (cached), checked for this request.
@@ -435,7 +453,7 @@ impl Gate {
         // The policy.
         let input = input::build(&InputParts {
             now_ns,
-            resource: self.resource.as_deref(),
+            resource,
             request,
             token_header: &self.token.header,
             identity,
@@ -472,7 +490,9 @@ impl Gate {
         let approval = verified.map(|v| v.approval);
 
         let action = if allow || !enforced {
-            Action::Forward(self.forward(request, allow, approval.as_deref(), &outcome))
+            let mut fwd = self.forward(request, allow, approval.as_deref(), &outcome);
+            self.add_decision_header(&mut fwd, &decision_id);
+            Action::Forward(fwd)
         } else {
             Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
         };
@@ -496,7 +516,7 @@ impl Gate {
             approval_id: approval.as_ref().map(|a| a.id.clone()),
             issuer: approval.as_ref().map(|a| a.issuer.clone()),
             kid: approval.as_ref().map(|a| a.kid.clone()),
-            resource: self.resource.clone(),
+            resource: resource.map(str::to_owned),
             method: request.method.clone(),
             path: request.path.clone(),
             source: request.source.address.clone(),
@@ -504,6 +524,7 @@ impl Gate {
             expires: approval.as_ref().map(|a| a.expires_rfc3339.clone()),
             eval_ns: None,
             request_id: request.effective_id().map(str::to_owned),
+            trace_id: request_trace_id(request),
             token_present: !matches!(token_status, TokenStatus::Missing),
             detail,
         };
@@ -520,6 +541,54 @@ impl Gate {
             audit,
             over_budget,
             trust_stale,
+        }
+    }
+
+    /// A route that needs no approval (`route.skip`): allowed with no token check and no
+    /// policy; the token and client-sent `x-jit-*` headers are still removed.
+    fn skip(&self, request: &Request, now_ns: i64) -> Decision {
+        let decision_id = self.next_decision_id(now_ns);
+        let mut fwd = self.forward(request, false, None, &PolicyOutcome::Undefined);
+        self.add_decision_header(&mut fwd, &decision_id);
+        let action = Action::Forward(fwd);
+        let token_present = request.first_header(&self.token.header).is_some();
+        let mut audit = AuditRecord::refusal(
+            rfc3339_from_ns(now_ns),
+            decision_id.clone(),
+            self.mode.as_str(),
+            self.mode == Mode::Enforce,
+            200,
+            Reason::Allowed.code(),
+            request.route.resource.clone().or_else(|| self.resource.clone()),
+            "the route needs no approval (route metadata `skip: true`)".into(),
+        );
+        audit.allow = true;
+        audit.method.clone_from(&request.method);
+        audit.path.clone_from(&request.path);
+        audit.source.clone_from(&request.source.address);
+        audit.request_id = request.effective_id().map(str::to_owned);
+        audit.trace_id = request_trace_id(request);
+        audit.token_present = token_present;
+        Decision {
+            allow: true,
+            enforced: self.mode == Mode::Enforce,
+            status: 200,
+            reason: Reason::Allowed,
+            policy_reason: None,
+            decision_id,
+            token: TokenStatus::Missing,
+            approval: None,
+            action,
+            audit,
+            over_budget: false,
+            trust_stale: false,
+        }
+    }
+
+    /// The decision id on the response, when `decision_header` is configured.
+    fn add_decision_header(&self, fwd: &mut Forward, decision_id: &str) {
+        if let Some(name) = &self.decision_header {
+            fwd.response_headers.push((name.clone(), decision_id.to_owned()));
         }
     }
 
@@ -591,6 +660,9 @@ impl Gate {
                     .filter(|(n, _)| !RESERVED_RESPONSE_HEADERS.contains(&n.as_str()))
                     .cloned(),
             );
+        }
+        if let Some(name) = &self.decision_header {
+            headers.push((name.clone(), decision_id.to_owned()));
         }
         let body = denial_body(reason, policy_reason, decision_id);
         LocalResponse { status, headers, body }

@@ -58,6 +58,6 @@ pub use jws::Algorithm;
 pub use policy::{Policy, PolicyOutcome};
 /// The regorus crate this core evaluates Rego with (for hosts that build values).
 pub use regorus;
-pub use request::{Request, RequestError, RequestErrorKind, Source};
+pub use request::{Request, RequestError, RequestErrorKind, Route, Source};
 pub use token::{Approval, RequestFacts, TokenError, TokenFailure};
 pub use trust::{DocumentKind, FeedError, FeedErrorCode, FeedState, TrustStatus};

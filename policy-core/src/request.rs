@@ -15,6 +15,18 @@ pub struct Source {
     pub certificate_sha256: Option<String>,
 }
 
+/// What the matched route says about jitgate (Envoy: the route's
+/// `metadata.filter_metadata.jitgate`; the JSON request form: `route`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// The resource this route guards, instead of the configuration's `resource`: the
+    /// approval must name it, `input.resource` carries it, the audit record shows it.
+    pub resource: Option<String>,
+    /// The route needs no approval: the request is allowed without a token or a policy
+    /// (the token and client-sent `x-jit-*` headers are still removed).
+    pub skip: bool,
+}
+
 /// One HTTP request.
 ///
 /// Header names are compared case-insensitively; a name may repeat. Pseudo-headers
@@ -37,6 +49,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The connection.
     pub source: Source,
+    /// The matched route's jitgate settings.
+    pub route: Route,
 }
 
 impl Request {
@@ -53,6 +67,13 @@ impl Request {
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the route's resource (builder style).
+    #[must_use]
+    pub fn route_resource(mut self, resource: impl Into<String>) -> Self {
+        self.route.resource = Some(resource.into());
         self
     }
 
@@ -102,7 +123,8 @@ impl Request {
 
     /// Reads the JSON request form used by the `jitgate` command and the JS package:
     /// `{"method", "path", "headers": {name: value | [values]}, "source": {"address",
-    /// "principal", "certificate_sha256"}, "host"?, "scheme"?, "protocol"?, "id"?}`.
+    /// "principal", "certificate_sha256"}, "host"?, "scheme"?, "protocol"?, "id"?,
+    /// "route"?: {"resource"?, "skip"?}}`.
     /// Unknown fields are errors; the message names the field.
     pub fn from_json(value: Value) -> Result<Self, RequestError> {
         Self::from_spec(serde_path_to_error::deserialize(value))
@@ -157,7 +179,18 @@ impl Request {
                 kind: RequestErrorKind::Value,
             });
         }
+        if spec.route.resource.as_deref() == Some("") {
+            return Err(RequestError {
+                field: "route.resource".into(),
+                message: "must not be empty (omit it for the configuration's `resource`)".into(),
+                kind: RequestErrorKind::Shape,
+            });
+        }
         Ok(Self {
+            route: Route {
+                resource: spec.route.resource,
+                skip: spec.route.skip,
+            },
             method: spec.method,
             path: spec.path,
             host: spec.host,
@@ -224,6 +257,17 @@ struct RequestSpec {
     headers: std::collections::BTreeMap<String, HeaderValues>,
     #[serde(default)]
     source: SourceSpec,
+    #[serde(default)]
+    route: RouteSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    skip: bool,
 }
 
 #[derive(Deserialize, Default)]

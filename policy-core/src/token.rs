@@ -238,6 +238,8 @@ pub struct RequestFacts<'a> {
     pub identity_ambiguous: bool,
     /// The base64url SHA-256 of the client certificate, when the connection has one.
     pub certificate_sha256: Option<&'a str>,
+    /// The resource the matched route guards, instead of the configuration's.
+    pub route_resource: Option<&'a str>,
 }
 
 /// Verifies approval tokens against the configured issuers.
@@ -404,7 +406,7 @@ impl Verifier {
         if now >= approval.expires_ns() + leeway {
             return fail(TokenError::Expired, "access window has ended (`exp`)");
         }
-        if let Some(resource) = &self.resource {
+        if let Some(resource) = facts.route_resource.or(self.resource.as_deref()) {
             if !approval.resources.iter().any(|r| r == resource) {
                 return fail(
                     TokenError::ResourceMismatch,

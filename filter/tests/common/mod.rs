@@ -44,6 +44,7 @@ pub struct FakeHost {
     pub sent: Option<Sent>,
     pub response_headers: Vec<(String, String)>,
     pub reset: bool,
+    pub filter_state: BTreeMap<String, String>,
 }
 
 impl FakeHost {
@@ -232,6 +233,12 @@ impl Host for FakeHost {
     fn increment_counter(&self, id: u32) -> Result<(), HostError> {
         self.check("increment_metric")?;
         *self.counters.borrow_mut().entry(id).or_default() += 1;
+        Ok(())
+    }
+
+    fn set_filter_state(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        self.check("set_property")?;
+        self.filter_state.insert(name.to_owned(), value.to_owned());
         Ok(())
     }
 
