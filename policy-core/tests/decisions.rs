@@ -624,3 +624,98 @@ fn trusting_the_published_demo_key_is_warned_about() {
     );
     assert!(seed_gate().warnings().is_empty());
 }
+
+// ---------------------------------------------------------------- per-route resources (issue 15)
+
+#[test]
+fn the_route_resource_replaces_the_configured_one() {
+    let g = gate(&config_with(TOKEN_ONLY_POLICY));
+    let mut billing = claims();
+    billing["jit"]["resource"] = json!("billing-db");
+    let on_billing = |t: &str| request_with(t).route_resource("billing-db");
+    let d = g.decide(&on_billing(&token(&billing)), NOW);
+    assert!(d.allow, "{:?}", d.reason);
+    assert_eq!(d.audit.resource.as_deref(), Some("billing-db"));
+    // The approval for the configured resource does not open the billing route…
+    let d = g.decide(&on_billing(&token(&claims())), NOW);
+    assert_eq!(d.reason.code(), "token_resource_mismatch");
+    // …and the billing approval does not open the default route.
+    assert_eq!(g.decide(&request_with(&token(&billing)), NOW).reason.code(), "token_resource_mismatch");
+    // The policy sees the route's resource.
+    let p = gate(&config_with("package access.jit\nallow if input.resource == \"billing-db\"\n"));
+    assert!(p.decide(&on_billing(&token(&billing)), NOW).allow);
+}
+
+#[test]
+fn a_skip_route_allows_without_a_token_and_strips_forged_headers() {
+    let g = gate(&config_with(TOKEN_ONLY_POLICY));
+    let mut r = jitgate_core::Request::new("GET", "/public")
+        .header("x-jit-subject", "mallory")
+        .header("x-jit-approval", "junk");
+    r.route.skip = true;
+    let d = g.decide(&r, NOW);
+    assert!(d.allow && d.status == 200);
+    let jitgate_core::Action::Forward(fwd) = &d.action else { panic!("forward") };
+    assert!(fwd.remove_headers.iter().any(|h| h == "x-jit-subject"));
+    assert!(fwd.remove_headers.iter().any(|h| h == "x-jit-approval"));
+    assert!(d.audit.detail.as_deref().unwrap().contains("skip"));
+    assert!(d.audit.token_present);
+}
+
+#[test]
+fn the_route_in_the_json_request_form() {
+    let r = jitgate_core::Request::from_json_str(
+        r#"{"method": "GET", "path": "/b", "route": {"resource": "billing-db", "skip": false}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.route.resource.as_deref(), Some("billing-db"));
+    for (bad, field) in [
+        (r#"{"method": "GET", "path": "/", "route": {"resource": ""}}"#, "route.resource"),
+        (r#"{"method": "GET", "path": "/", "route": {"resouce": "x"}}"#, "route.resouce"),
+        (r#"{"method": "GET", "path": "/", "route": {"skip": "yes"}}"#, "route.skip"),
+    ] {
+        let e = jitgate_core::Request::from_json_str(bad).unwrap_err();
+        assert_eq!(e.field, field, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn the_decision_header_and_the_trace_id() {
+    let mut cfg = config_with(TOKEN_ONLY_POLICY);
+    cfg["decision_header"] = json!("X-Jitgate-Decision-Id");
+    let g = gate(&cfg);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let ok = g.decide(
+        &request_with(&token(&claims())).header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01")),
+        NOW,
+    );
+    assert_eq!(ok.audit.trace_id.as_deref(), Some(trace));
+    let jitgate_core::Action::Forward(fwd) = &ok.action else { panic!("forward") };
+    assert!(fwd.response_headers.contains(&("x-jitgate-decision-id".into(), ok.decision_id.clone())));
+    let no = g.decide(&jitgate_core::Request::new("GET", "/x"), NOW);
+    let jitgate_core::Action::Respond(resp) = &no.action else { panic!("respond") };
+    assert!(resp.headers.contains(&("x-jitgate-decision-id".into(), no.decision_id.clone())));
+    assert_eq!(no.audit.trace_id, None);
+    // Off by default.
+    let plain = gate(&config_with(TOKEN_ONLY_POLICY)).decide(&jitgate_core::Request::new("GET", "/x"), NOW);
+    let jitgate_core::Action::Respond(resp) = &plain.action else { panic!("respond") };
+    assert!(!resp.headers.iter().any(|(n, _)| n == "x-jitgate-decision-id"));
+    for bad in ["x-jit-subject", "content-type", "x-jit-approval", "a b"] {
+        let mut cfg = config_with(TOKEN_ONLY_POLICY);
+        cfg["decision_header"] = json!(bad);
+        let e = jitgate_core::Gate::new(&cfg.to_string()).unwrap_err();
+        assert_eq!(e.field(), Some("decision_header"), "{bad}");
+    }
+    for (tp, want) in [
+        (format!("00-{trace}-00f067aa0ba902b7-01"), Some(trace)),
+        (format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)), None),
+        (format!("00-{}-00f067aa0ba902b7-01", trace.to_uppercase()), None),
+        (format!("ff-{trace}-00f067aa0ba902b7-01"), None),
+        (format!("00-{trace}-0000000000000000-01"), None),
+        (format!("00-{trace}-00f067aa0ba902b7-01-extra"), None),
+        (format!("01-{trace}-00f067aa0ba902b7-01-extra"), Some(trace)),
+        ("garbage".to_owned(), None),
+    ] {
+        assert_eq!(jitgate_core::audit::trace_id(&tp), want, "{tp}");
+    }
+}
