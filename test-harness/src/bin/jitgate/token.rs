@@ -299,6 +299,8 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
         identity_required: a.identity.is_some(),
         identity_ambiguous: false,
         certificate_sha256: a.cert_sha256.as_deref(),
+        // `verify` checks the configured resource: there is no route.
+        route_resource: None,
     };
     match gate.verify(&token, now, &facts) {
         Ok(approval) => {
