@@ -228,6 +228,15 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress_http
+          # Every request's jitgate decision in Envoy's access log, from the filter state
+          # jitgate sets (`-` where a value does not apply).
+          access_log:
+          - name: envoy.access_loggers.stdout
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
+              log_format:
+                text_format_source:
+                  inline_string: "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% request_id=%REQ(X-REQUEST-ID)% jitgate.decision_id=%FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% jitgate.reason=%FILTER_STATE(wasm.jitgate.reason:PLAIN)% jitgate.approval_id=%FILTER_STATE(wasm.jitgate.approval_id:PLAIN)% jitgate.subject=%FILTER_STATE(wasm.jitgate.subject:PLAIN)% jitgate.resource=%FILTER_STATE(wasm.jitgate.resource:PLAIN)%\n"
           # x-request-id for every request: the audit record's request_id.
           generate_request_id: true
           # Path and header hygiene, so that jitgate, the routes and the upstream all read
@@ -249,6 +258,18 @@ static_resources:
             - name: db
               domains: ["*"]
               routes:
+              # One filter, two resources: requests under /invoices need an approval
+              # for `billing-db` (the route's metadata, `filter_metadata.jitgate`,
+              # overrides the configuration's `resource`); everything else one for the
+              # configuration's resource. `skip: true` instead exempts a route.
+              - match:
+                  prefix: /invoices
+                metadata:
+                  filter_metadata:
+                    jitgate:
+                      resource: billing-db
+                route:
+                  cluster: upstream
               - match:
                   prefix: /
                 route:

@@ -41,31 +41,30 @@ CATCH_ALL = """              - match:
                   prefix: /
                 route:
                   cluster: upstream"""
-LOG_FORMAT = ("%REQ(:PATH)% %RESPONSE_CODE% decision=%FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% "
-              "reason=%FILTER_STATE(wasm.jitgate.reason:PLAIN)% approval=%FILTER_STATE(wasm.jitgate.approval_id:PLAIN)% "
-              "resource=%FILTER_STATE(wasm.jitgate.resource:PLAIN)%")
-
-
 class RoutedEnvoy(er.Envoy):
     def render(self) -> str:
         text = super().render()
         assert CATCH_ALL in text
         text = text.replace(CATCH_ALL, ROUTES + CATCH_ALL)
-        anchor = "          stat_prefix: ingress_http\n"
-        assert anchor in text
-        return text.replace(anchor, anchor + f"""          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: {self.workdir / (self.name + '.access.log')}
-              log_format:
-                text_format_source:
-                  inline_string: "{LOG_FORMAT}\\n"
-""")
+        # The shipped access-log line, written to a file instead of stdout.
+        stdout = ("          - name: envoy.access_loggers.stdout\n            typed_config:\n"
+                  '              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog\n')
+        assert stdout in text
+        return text.replace(stdout, "          - name: envoy.access_loggers.file\n            typed_config:\n"
+                            '              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n'
+                            f"              path: {self.workdir / (self.name + '.access.log')}\n")
 
     def access_log(self) -> list[str]:
         path = self.workdir / (self.name + ".access.log")
         return path.read_text().splitlines() if path.exists() else []
+
+    def access_fields(self, path: str) -> list[dict]:
+        """The key=value fields of the access-log lines for requests to `path`."""
+        out = []
+        for line in self.access_log():
+            if f' {path}" ' in line:
+                out.append(dict(part.split("=", 1) for part in line.split() if "=" in part))
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -120,17 +119,17 @@ def test_decisions_reach_the_access_log_and_the_response_header(routed, approval
     assert allowed.header("x-jitgate-decision-id") == ok["decision_id"]
     assert denied.json()["decision_id"] == no["decision_id"] == denied.header("x-jitgate-decision-id")
     deadline = time.monotonic() + 5
-    while True:
-        lines = routed.access_log()
-        a = [line for line in lines if line.startswith("/orders?trace=1 ")]
-        d = [line for line in lines if line.startswith("/orders?trace=2 ")]
-        if (a and d) or time.monotonic() > deadline:
-            break
+    while not (routed.access_fields("/orders?trace=1") and routed.access_fields("/orders?trace=2")):
+        assert time.monotonic() < deadline, routed.access_log()
         time.sleep(0.1)
-    assert a == [f"/orders?trace=1 200 decision={ok['decision_id']} reason=allowed approval={ok['approval_id']} "
-                 f"resource={er.RESOURCE}"], lines
-    assert d == [f"/orders?trace=2 401 decision={no['decision_id']} reason=token_missing approval=- "
-                 f"resource={er.RESOURCE}"], lines
+    [a] = routed.access_fields("/orders?trace=1")
+    [d] = routed.access_fields("/orders?trace=2")
+    assert a == {"request_id": ok["request_id"], "jitgate.decision_id": ok["decision_id"], "jitgate.reason": "allowed",
+                 "jitgate.approval_id": ok["approval_id"], "jitgate.subject": ok["subject"],
+                 "jitgate.resource": er.RESOURCE}, a
+    assert d == {"request_id": no["request_id"], "jitgate.decision_id": no["decision_id"],
+                 "jitgate.reason": "token_missing", "jitgate.approval_id": "-", "jitgate.subject": "-",
+                 "jitgate.resource": er.RESOURCE}, d
 
 
 def test_the_audit_record_carries_the_request_and_trace_ids(routed):
@@ -146,3 +145,15 @@ def test_the_audit_record_carries_the_request_and_trace_ids(routed):
         audit = routed.wait_audit(lambda a, t=t: a["path"] == f"/orders?t={t}")
         assert audit["trace_id"] is None
         assert audit["request_id"]  # Envoy generates one (generate_request_id)
+
+
+def test_the_shipped_bootstrap_guards_billing_db_under_invoices(routed, approvals):
+    billing = approvals.sign(resource="billing-db")
+    assert routed.get("/invoices/2026-11", {"x-jit-approval": billing}).status == 200
+    r = routed.get("/invoices/2026-11", {"x-jit-approval": approvals.sign()})
+    assert (r.status, r.json()["reason"]) == (401, "token_resource_mismatch")
+
+
+def test_the_decision_header_is_off_unless_configured(gate):
+    r = gate.get("/orders")
+    assert r.status == 401 and r.header("x-jitgate-decision-id") is None
