@@ -236,7 +236,8 @@ static_resources:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
               log_format:
                 text_format_source:
-                  inline_string: "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% request_id=%REQ(X-REQUEST-ID)% jitgate.decision_id=%FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% jitgate.reason=%FILTER_STATE(wasm.jitgate.reason:PLAIN)% jitgate.approval_id=%FILTER_STATE(wasm.jitgate.approval_id:PLAIN)% jitgate.subject=%FILTER_STATE(wasm.jitgate.subject:PLAIN)% jitgate.resource=%FILTER_STATE(wasm.jitgate.resource:PLAIN)%\n"
+                  inline_string: |
+                    [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%" %RESPONSE_CODE% request_id=%REQ(X-REQUEST-ID)% jitgate.decision_id=%FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% jitgate.reason=%FILTER_STATE(wasm.jitgate.reason:PLAIN)% jitgate.approval_id=%FILTER_STATE(wasm.jitgate.approval_id:PLAIN)% jitgate.subject=%FILTER_STATE(wasm.jitgate.subject:PLAIN)% jitgate.resource=%FILTER_STATE(wasm.jitgate.resource:PLAIN)%
           # x-request-id for every request: the audit record's request_id.
           generate_request_id: true
           # Path and header hygiene, so that jitgate, the routes and the upstream all read
