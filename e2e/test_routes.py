@@ -63,7 +63,8 @@ class RoutedEnvoy(er.Envoy):
         out = []
         for line in self.access_log():
             if f' {path}" ' in line:
-                out.append(dict(part.split("=", 1) for part in line.split() if "=" in part))
+                fields = (part.split("=", 1) for part in line.split() if "=" in part)
+                out.append({k: v for k, v in fields if k == "request_id" or k.startswith("jitgate.")})
         return out
 
 
