@@ -61,6 +61,41 @@ export interface IssuerConfig {
   max_ttl_s?: number;
   /** Clock-skew leeway, seconds. Default 30, at most 300. */
   leeway_s?: number;
+  /**
+   * Its live-trust feed (docs/live-trust.md): with it, approvals of this issuer need a
+   * revocation list installed (`Gate.installRevocations`) and not older than
+   * `max_stale_s`. In JS the host fetches (see `examples/feed-poller.mjs`); the
+   * Envoy-only fetching fields are accepted and ignored.
+   */
+  feed?: FeedConfig;
+}
+
+/** An issuer's live-trust feed (`issuers[].feed`). */
+export interface FeedConfig {
+  /** The Envoy cluster the feed is fetched from (required; not used in JS). */
+  cluster: string;
+  /** `:authority` of the filter's feed requests. Default: the cluster name. */
+  authority?: string;
+  /** Path of the signed revocation list. Default `/v1/revocations`. */
+  revocations_path?: string;
+  /** Status-list URI (as tokens name it in `status.status_list.uri`) → its path on the feed. */
+  status_lists?: Record<string, string>;
+  /** Path of the key set; without it the keys stay those of `jwks`. */
+  jwks_path?: string;
+  /** Accept a plain JWKS (unsigned) as the key set. Default false. */
+  unsigned_jwks?: boolean;
+  /** Seconds between revocation-list and status-list fetches (1–3600). Default 5. */
+  refresh_s?: number;
+  /** Seconds between key-set fetches (1–86400). Default 300. */
+  jwks_refresh_s?: number;
+  /** Shortest time between key-set fetches caused by an unknown `kid`, seconds. Default 30. */
+  unknown_kid_refetch_s?: number;
+  /** One fetch's time limit, milliseconds (1–60000). Default 2000. */
+  timeout_ms?: number;
+  /** Revocation knowledge not confirmed for longer than this is stale, seconds (`refresh_s`–604800). Default 60. */
+  max_stale_s?: number;
+  /** Stale knowledge: `deny` the issuer's approvals (`revocations_stale`, the default) or `allow` them (counted). */
+  on_stale?: 'deny' | 'allow';
 }
 
 /** The Rego policy. */
@@ -168,7 +203,11 @@ export type TokenErrorCode =
   | 'token_revoked'
   | 'token_resource_mismatch'
   | 'token_subject_mismatch'
-  | 'token_binding_mismatch';
+  | 'token_binding_mismatch'
+  /** The token names a status list the gate cannot know (not in its issuer's `feed.status_lists`), or an entry outside it. */
+  | 'token_status_unknown'
+  /** The issuer's revocation knowledge is older than `feed.max_stale_s`, or has not arrived (and `on_stale` is `deny`). */
+  | 'revocations_stale';
 
 /** The stable reason code of a decision (DESIGN §5). */
 export type ReasonCode =
@@ -286,6 +325,8 @@ interface DecisionBase {
   approval: Approval | null;
   /** Counter names this decision increments (`jitgate.allowed`, `jitgate.denied.<reason>`, …). */
   counters: string[];
+  /** The approval passed although its issuer's revocation knowledge is stale (`feed.on_stale: allow`; counted in `jitgate.feed.served_stale`). */
+  trustStale: boolean;
   audit: AuditRecord;
 }
 
@@ -312,6 +353,72 @@ export type VerifyResult =
   | { valid: false; code: TokenErrorCode; detail: string };
 
 // ---------------------------------------------------------------------------
+// Live trust (docs/live-trust.md)
+// ---------------------------------------------------------------------------
+
+/** The kinds of feed document. */
+export type FeedDocumentKind = 'revocations' | 'status_list' | 'keys';
+
+/** Why the gate refused a feed document (`JitgateError.code` is `feed_<code>`). */
+export type FeedErrorCode =
+  /** The issuer is not configured, has no `feed`, or the status list is not in its `feed.status_lists`. */
+  | 'feed_not_configured'
+  /** Over 8 MiB, or a status list inflating past 4 MiB. */
+  | 'feed_too_large'
+  | 'feed_malformed'
+  /** `typ` missing or not the document's. */
+  | 'feed_type'
+  | 'feed_algorithm'
+  /** Signed by a key the gate does not trust now. */
+  | 'feed_key_unknown'
+  | 'feed_signature'
+  /** `iss` is not the issuer it was installed for. */
+  | 'feed_issuer'
+  /** A status list whose `sub` is not the URI it was installed as. */
+  | 'feed_subject'
+  | 'feed_not_yet_valid'
+  | 'feed_expired'
+  /** Older than the installed one (lower `seq`, or older `iat`). */
+  | 'feed_rollback'
+  /** A plain JWKS where `feed.unsigned_jwks` is not true. */
+  | 'feed_unsigned'
+  /** `confirmCurrent` with nothing installed to confirm. */
+  | 'feed_not_installed';
+
+/** What an install or confirmation left in place. Times in epoch milliseconds. */
+export interface FeedState {
+  kind: FeedDocumentKind;
+  issuer: string;
+  /** The revocation list's `seq` (null for the other kinds). */
+  seq: number | null;
+  /** The document's `iat` (null for a plain JWKS). */
+  issuedAt: number | null;
+  /** The document's `exp` (null for a plain JWKS). */
+  expires: number | null;
+  /** Revoked ids, status-list entries, or keys. */
+  entries: number;
+  /** Whether what the gate decides with changed (a new `seq`, other ids, other keys). */
+  changed: boolean;
+}
+
+/** One issuer's live-trust state (`Gate.trustStatus`), for gauges. */
+export interface TrustStatus {
+  issuer: string;
+  /** `seq` of the installed revocation list. */
+  revocationsSeq: number | null;
+  /** Seconds since the revocation list was last installed or confirmed. */
+  revocationsAgeS: number | null;
+  /** Ids in the installed revocation list. */
+  revoked: number;
+  /** Status lists held. */
+  statusLists: number;
+  /** Keys trusted now. */
+  keys: number;
+  /** Whether approvals of this issuer are decided with stale knowledge now (an issuer with a feed and no list is stale). */
+  stale: boolean;
+}
+
+// ---------------------------------------------------------------------------
 // API
 // ---------------------------------------------------------------------------
 
@@ -323,14 +430,19 @@ export type JitgateErrorCode =
   | 'argument_invalid'
   | 'gate_freed'
   | 'not_initialized'
-  | 'internal';
+  | 'internal'
+  | FeedErrorCode;
 
-/** Thrown for a bad configuration, request or argument (never for a bad token). */
+/** Thrown for a bad configuration, request, argument or feed document (never for a bad token). */
 export class JitgateError extends Error {
   readonly name: 'JitgateError';
   readonly code: JitgateErrorCode;
   /** The field at fault (`issuers[0].leeway_s`, `method`, `now`), when one is. */
   readonly field: string | null;
+  /** For a refused feed document (`feed_*`): its kind. */
+  readonly kind?: FeedDocumentKind;
+  /** For a refused feed document (`feed_*`): what exactly (also in `message`). */
+  readonly detail?: string;
 }
 
 /**
@@ -360,6 +472,30 @@ export class Gate {
   decide(request: GateRequest, options?: DecideOptions): Decision;
   /** Verifies a token without running the policy. */
   verify(token: string, options?: VerifyOptions): VerifyResult;
+  /**
+   * Installs the issuer's signed revocation list (`typ: jit-revocations+jwt`; the
+   * fetched body's text), as fetched at `options.now` (default: now). Decisions use it
+   * at once.
+   * @throws {JitgateError} `feed_<code>` (`feed_rollback`, `feed_signature`, …) with `kind`
+   *   and `detail` when the gate refuses it (the installed one stays), or
+   *   `argument_invalid`.
+   */
+  installRevocations(issuer: string, text: string, options?: DecideOptions): FeedState;
+  /** Installs the issuer's Token Status List `uri` (`typ: statuslist+jwt`, `sub` = `uri`). Like `installRevocations`. */
+  installStatusList(issuer: string, uri: string, text: string, options?: DecideOptions): FeedState;
+  /**
+   * Installs the issuer's key set: a `jwk-set+jwt` signed by a key the gate trusts now,
+   * or a plain JWKS where `feed.unsigned_jwks` is true. Like `installRevocations`.
+   */
+  installKeys(issuer: string, text: string, options?: DecideOptions): FeedState;
+  /**
+   * After a `304 Not Modified`: the installed revocation list (`uri` absent) or status
+   * list `uri` is still current at `options.now`.
+   * @throws {JitgateError} `feed_not_installed` when nothing is installed to confirm.
+   */
+  confirmCurrent(issuer: string, uri?: string | null, options?: DecideOptions): FeedState;
+  /** Every issuer's live-trust state at `options.now` (default: now). */
+  trustStatus(options?: DecideOptions): TrustStatus[];
   /** Releases the wasm memory. Idempotent; the gate is unusable afterwards. */
   free(): void;
   [Symbol.dispose](): void;

@@ -26,18 +26,23 @@ function requireBackend() {
   return backend;
 }
 
-/** An error jitgate throws for a bad configuration, request or argument. */
+/** An error jitgate throws for a bad configuration, request, argument or feed document. */
 export class JitgateError extends Error {
   /**
-   * @param {string} code stable code (`config_syntax`, `config_invalid`, `request_invalid`, …)
+   * @param {string} code stable code (`config_syntax`, `config_invalid`, `request_invalid`, `feed_rollback`, …)
    * @param {string | null} field the field at fault, when one is
    * @param {string} message what is wrong, naming the field
+   * @param {{ kind?: string, detail?: string }} [feed] for a refused feed document: its kind and the detail
    */
-  constructor(code, field, message) {
+  constructor(code, field, message, feed) {
     super(message);
     this.name = 'JitgateError';
     this.code = code;
     this.field = field ?? null;
+    if (feed?.kind !== undefined) {
+      this.kind = feed.kind;
+      this.detail = feed.detail ?? '';
+    }
   }
 }
 
@@ -52,7 +57,21 @@ function errorFrom(text) {
   if (e === null || typeof e !== 'object' || typeof e.code !== 'string') {
     return new JitgateError('internal', null, `jitgate: unexpected error ${String(text)}`);
   }
-  return new JitgateError(e.code, e.field ?? null, e.message);
+  return new JitgateError(e.code, e.field ?? null, e.message, e.kind === undefined ? undefined : e);
+}
+
+function requireString(value, name) {
+  if (typeof value !== 'string') {
+    throw new JitgateError('argument_invalid', name, `\`${name}\` must be a string`);
+  }
+  return value;
+}
+
+/** The `{state}` or `{error}` JSON of an install or confirmation: the state, or a throw. */
+function feedResult(text) {
+  const out = JSON.parse(text);
+  if (out.error !== undefined) throw errorFrom(out.error);
+  return out.state;
 }
 
 const disposeSymbol = typeof Symbol.dispose === 'symbol' ? Symbol.dispose : Symbol.for('Symbol.dispose');
@@ -238,6 +257,66 @@ export class Gate {
     const certificate = optionalString(options, 'certificateSha256');
     const out = JSON.parse(raw.verify(token, now, identity, certificate));
     if (out.error !== undefined) throw errorFrom(out.error);
+    return out;
+  }
+
+  /**
+   * Installs the issuer's signed revocation list (`typ: jit-revocations+jwt`), as
+   * fetched (the response body's text) at `options.now` (default: now).
+   * @returns `{ kind, issuer, seq, issuedAt, expires, entries, changed }`
+   * @throws {JitgateError} `feed_<code>` (such as `feed_rollback`) with `kind` and
+   *   `detail` when the gate refuses the document; the installed one stays.
+   */
+  installRevocations(issuer, text, options) {
+    const raw = this.#use();
+    requireString(issuer, 'issuer');
+    requireString(text, 'text');
+    return feedResult(raw.installRevocations(issuer, text, nowMs(options)));
+  }
+
+  /**
+   * Installs the issuer's Token Status List `uri` (`typ: statuslist+jwt`, `sub` = `uri`,
+   * one of the issuer's `feed.status_lists`). Like `installRevocations`.
+   */
+  installStatusList(issuer, uri, text, options) {
+    const raw = this.#use();
+    requireString(issuer, 'issuer');
+    requireString(uri, 'uri');
+    requireString(text, 'text');
+    return feedResult(raw.installStatusList(issuer, uri, text, nowMs(options)));
+  }
+
+  /**
+   * Installs the issuer's key set: a `jwk-set+jwt` signed by a key the gate trusts now,
+   * or a plain JWKS where `feed.unsigned_jwks` is true. Like `installRevocations`.
+   */
+  installKeys(issuer, text, options) {
+    const raw = this.#use();
+    requireString(issuer, 'issuer');
+    requireString(text, 'text');
+    return feedResult(raw.installKeys(issuer, text, nowMs(options)));
+  }
+
+  /**
+   * After a `304 Not Modified`: the installed revocation list (no `uri`) or status list
+   * `uri` is still current at `options.now`, so it does not go stale.
+   * @throws {JitgateError} `feed_not_installed` when there is nothing to confirm.
+   */
+  confirmCurrent(issuer, uri, options) {
+    const raw = this.#use();
+    requireString(issuer, 'issuer');
+    if (uri !== undefined && uri !== null) requireString(uri, 'uri');
+    return feedResult(raw.confirmCurrent(issuer, uri ?? undefined, nowMs(options)));
+  }
+
+  /**
+   * Every issuer's live-trust state at `options.now`:
+   * `[{ issuer, revocationsSeq, revocationsAgeS, revoked, statusLists, keys, stale }]`.
+   */
+  trustStatus(options) {
+    const raw = this.#use();
+    const out = JSON.parse(raw.trustStatus(nowMs(options)));
+    if (!Array.isArray(out)) throw errorFrom(out.error);
     return out;
   }
 

@@ -4,7 +4,10 @@
 //! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
 //! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
 
-use jitgate_core::{Action, AuditRecord, ConfigError, Decision, Request, RequestErrorKind, TokenFailure, TokenStatus};
+use jitgate_core::{
+    Action, AuditRecord, ConfigError, Decision, FeedError, FeedState, Request, RequestErrorKind, TokenFailure,
+    TokenStatus, TrustStatus,
+};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -289,6 +292,8 @@ struct DecisionOut<'a> {
     token: TokenOut<'a>,
     approval: Option<ApprovalOut<'a>>,
     counters: Vec<String>,
+    /// Allowed although the issuer's revocation knowledge is stale (`on_stale: allow`).
+    trust_stale: bool,
     audit: &'a AuditRecord,
     #[serde(skip_serializing_if = "Option::is_none")]
     response: Option<ResponseOut<'a>>,
@@ -345,6 +350,7 @@ fn decision_out(d: &Decision) -> DecisionOut<'_> {
         token,
         approval: d.approval.as_deref().map(ApprovalOut::new),
         counters: d.counters(),
+        trust_stale: d.trust_stale,
         audit: &d.audit,
         response,
         forward,
@@ -390,6 +396,86 @@ pub fn verify_to_json(result: &Result<std::sync::Arc<Approval>, TokenFailure>) -
             detail: &f.detail,
         },
     };
+    serde_json::to_string(&out).unwrap_or_else(|e| internal_error(&e))
+}
+
+/// `gate.install*` / `gate.confirmCurrent`: what the gate now holds, in the package's
+/// shape (`kind`, `issuer`, `seq`, `issuedAt`, `expires` in epoch ms, `entries`,
+/// `changed`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FeedStateOut<'a> {
+    kind: &'static str,
+    issuer: &'a str,
+    seq: Option<u64>,
+    issued_at: Option<u64>,
+    expires: Option<u64>,
+    entries: usize,
+    changed: bool,
+}
+
+/// A refused feed document, as the JS layer throws it: `JitgateError` with code
+/// `feed_<code>`, `kind` and `detail`.
+#[derive(Serialize)]
+struct FeedErrorOut<'a> {
+    code: String,
+    field: Option<&'a str>,
+    message: String,
+    kind: &'static str,
+    detail: &'a str,
+}
+
+/// The result of an install or confirmation as JSON text: `{"state": {…}}` or
+/// `{"error": {code: "feed_<code>", field, message, kind, detail}}`.
+pub fn feed_result_to_json(result: &Result<FeedState, FeedError>) -> String {
+    let out = match result {
+        Ok(state) => serde_json::json!({ "state": FeedStateOut {
+            kind: state.kind.as_str(),
+            issuer: &state.issuer,
+            seq: state.seq,
+            issued_at: state.issued_at.map(secs_to_ms),
+            expires: state.expires.map(secs_to_ms),
+            entries: state.entries,
+            changed: state.changed,
+        }}),
+        Err(e) => serde_json::json!({ "error": FeedErrorOut {
+            code: format!("feed_{}", e.code.code()),
+            field: None,
+            message: e.to_string(),
+            kind: e.kind.as_str(),
+            detail: &e.detail,
+        }}),
+    };
+    serde_json::to_string(&out).unwrap_or_else(|e| internal_error(&e))
+}
+
+/// `gate.trustStatus()`: one entry per issuer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TrustStatusOut<'a> {
+    issuer: &'a str,
+    revocations_seq: Option<u64>,
+    revocations_age_s: Option<u64>,
+    revoked: usize,
+    status_lists: usize,
+    keys: usize,
+    stale: bool,
+}
+
+/// Every issuer's live-trust state as the JSON text of an array.
+pub fn trust_status_to_json(status: &[TrustStatus]) -> String {
+    let out: Vec<TrustStatusOut<'_>> = status
+        .iter()
+        .map(|s| TrustStatusOut {
+            issuer: &s.issuer,
+            revocations_seq: s.revocations_seq,
+            revocations_age_s: s.revocations_age_s,
+            revoked: s.revoked,
+            status_lists: s.status_lists,
+            keys: s.keys,
+            stale: s.stale,
+        })
+        .collect();
     serde_json::to_string(&out).unwrap_or_else(|e| internal_error(&e))
 }
 
@@ -485,6 +571,34 @@ mod tests {
         ];
         let v = serde_json::to_value(HeaderMap(&pairs)).unwrap();
         assert_eq!(v, serde_json::json!({"a": "1, 3", "b": "2"}));
+    }
+
+    #[test]
+    fn feed_results_have_the_package_shape() {
+        let gate = jitgate_core::Gate::new(
+            &serde_json::json!({
+                "issuers": [{"issuer": "https://i", "audience": "a", "feed": {"cluster": "c"},
+                             "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k",
+                                                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}],
+                "policy": {"modules": {"p.rego": "package access.jit\nallow := false\n"}},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let v: Value =
+            serde_json::from_str(&feed_result_to_json(&gate.install_revocations("https://i", "x", 0))).unwrap();
+        assert_eq!(v["error"]["code"], "feed_malformed");
+        assert_eq!(v["error"]["kind"], "revocations");
+        assert!(v["error"]["message"].as_str().unwrap().contains("(malformed)"));
+        let v: Value =
+            serde_json::from_str(&feed_result_to_json(&gate.install_revocations("https://other", "x", 0))).unwrap();
+        assert_eq!(v["error"]["code"], "feed_not_configured");
+        let v: Value = serde_json::from_str(&trust_status_to_json(&gate.trust_status(0))).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"issuer": "https://i", "revocationsSeq": null, "revocationsAgeS": null,
+                                "revoked": 0, "statusLists": 0, "keys": 1, "stale": true}])
+        );
     }
 
     #[test]

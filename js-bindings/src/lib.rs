@@ -95,8 +95,61 @@ impl RawGate {
             identity_required: identity.is_some(),
             identity_ambiguous: false,
             certificate_sha256: certificate_sha256.as_deref(),
+            // `verify` checks the configured resource: there is no route.
+            route_resource: None,
         };
         convert::verify_to_json(&self.gate.verify(token, now_ns, &facts))
+    }
+
+    /// Installs `issuer`'s signed revocation list (`jit-revocations+jwt`) fetched at
+    /// `now_ms`. Returns the JSON text of `{"state": {…}}` or `{"error": {…}}` (code
+    /// `feed_<code>`, such as `feed_rollback`).
+    #[wasm_bindgen(js_name = installRevocations)]
+    pub fn install_revocations(&self, issuer: &str, text: &str, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => convert::feed_result_to_json(&self.gate.install_revocations(issuer, text, now)),
+            Err(e) => error_json(&e),
+        }
+    }
+
+    /// Installs `issuer`'s Token Status List `uri` (`statuslist+jwt`), like
+    /// [`RawGate::install_revocations`].
+    #[wasm_bindgen(js_name = installStatusList)]
+    pub fn install_status_list(&self, issuer: &str, uri: &str, text: &str, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => convert::feed_result_to_json(&self.gate.install_status_list(issuer, uri, text, now)),
+            Err(e) => error_json(&e),
+        }
+    }
+
+    /// Installs `issuer`'s key set (`jwk-set+jwt`, or a plain JWKS where
+    /// `feed.unsigned_jwks` allows it), like [`RawGate::install_revocations`].
+    #[wasm_bindgen(js_name = installKeys)]
+    pub fn install_keys(&self, issuer: &str, text: &str, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => convert::feed_result_to_json(&self.gate.install_keys(issuer, text, now)),
+            Err(e) => error_json(&e),
+        }
+    }
+
+    /// Marks `issuer`'s revocation list (no `uri`) or status list `uri` as current at
+    /// `now_ms` (after a `304 Not Modified`), like [`RawGate::install_revocations`].
+    #[wasm_bindgen(js_name = confirmCurrent)]
+    pub fn confirm_current(&self, issuer: &str, uri: Option<String>, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => convert::feed_result_to_json(&self.gate.confirm_current(issuer, uri.as_deref(), now)),
+            Err(e) => error_json(&e),
+        }
+    }
+
+    /// Every issuer's live-trust state at `now_ms`, as the JSON text of an array (or of
+    /// `{"error": {…}}` for a bad time).
+    #[wasm_bindgen(js_name = trustStatus)]
+    pub fn trust_status(&self, now_ms: f64) -> String {
+        match convert::now_ns_from_ms(now_ms) {
+            Ok(now) => convert::trust_status_to_json(&self.gate.trust_status(now)),
+            Err(e) => error_json(&e),
+        }
     }
 
     /// The configured mode: `enforce` or `dry_run`.

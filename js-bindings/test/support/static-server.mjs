@@ -1,5 +1,8 @@
 // A tiny static file server on 127.0.0.1 for the browser test: serves `root`, plus
-// in-memory `routes` (path → [content type, body]).
+// in-memory `routes` (path → [content type, body]; the object may change while it
+// runs), each with a strong ETag and a 304 for a matching `If-None-Match`. `hits`
+// records every request to a route: `{ path, status }`.
+import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -15,11 +18,17 @@ const TYPES = {
 
 export async function serveStatic(root, routes = {}) {
   const base = normalize(root + sep);
+  const hits = [];
   const server = http.createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (routes[path]) {
       const [type, body] = routes[path];
-      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+      const notModified = req.headers['if-none-match'] === etag;
+      hits.push({ path, status: notModified ? 304 : 200 });
+      const headers = { etag, 'cache-control': 'no-store' };
+      if (notModified) res.writeHead(304, headers).end();
+      else res.writeHead(200, { ...headers, 'content-type': type }).end(body);
       return;
     }
     const file = normalize(join(root, path));
@@ -41,5 +50,5 @@ export async function serveStatic(root, routes = {}) {
     createReadStream(file).pipe(res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${server.address().port}` };
+  return { server, hits, url: `http://127.0.0.1:${server.address().port}` };
 }

@@ -2,6 +2,7 @@
 // cross-checks the Rust verifier. Keys are generated per run unless a test passes
 // its own (the shared vectors carry private JWKs).
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -102,4 +103,62 @@ export function request(token, extra = {}) {
   const headers = { host: 'db.internal', 'x-request-id': 'rid-1' };
   if (token !== undefined) headers['x-jit-approval'] = token;
   return { method: 'GET', path: '/orders?id=7', headers, source: { address: '10.0.0.7:51234' }, ...extra };
+}
+
+// ---------------------------------------------------------------------------
+// Live-trust documents (docs/live-trust.md), signed here with node:crypto too.
+
+export const REVOCATIONS_TYPE = 'jit-revocations+jwt';
+export const STATUS_LIST_TYPE = 'statuslist+jwt';
+export const KEY_SET_TYPE = 'jwk-set+jwt';
+export const LIST_URI = `${ISSUER}/v1/status-lists/0`;
+
+/** A feed document: `payload` signed by `key` with `typ` (header overrides as in `mint`). */
+export function signDocument(key, typ, payload, header = {}) {
+  return mint(key, payload, { typ, ...header });
+}
+
+/** A signed revocation list issued at `atS` (seconds), valid for an hour. */
+export function revocationList(key, seq, revoked, atS = NOW_S, extra = {}) {
+  return signDocument(key, REVOCATIONS_TYPE, { iss: ISSUER, iat: atS, exp: atS + 3600, seq, revoked, ...extra });
+}
+
+/**
+ * The `lst` of a Token Status List: `statuses` (one per entry) packed `bits` per entry,
+ * entry 0 in the least significant bits of byte 0, zlib-compressed, base64url.
+ */
+export function statusListLst(bits, statuses) {
+  const perByte = 8 / bits;
+  const bytes = new Uint8Array(Math.ceil(statuses.length / perByte));
+  statuses.forEach((s, i) => {
+    bytes[Math.floor(i / perByte)] |= s << ((i % perByte) * bits);
+  });
+  return zlib.deflateSync(bytes).toString('base64url');
+}
+
+/** A signed status list `uri` issued at `atS`, with `statuses` at `bits` per entry. */
+export function statusList(key, statuses, { bits = 1, uri = LIST_URI, atS = NOW_S, extra = {} } = {}) {
+  return signDocument(key, STATUS_LIST_TYPE, {
+    iss: ISSUER, sub: uri, iat: atS, exp: atS + 3600, ttl: 5,
+    status_list: { bits, lst: statusListLst(bits, statuses) },
+    ...extra,
+  });
+}
+
+/** A key set of `keys` (public halves) signed by `signer`, issued at `atS`. */
+export function keySet(signer, keys, atS = NOW_S) {
+  return signDocument(signer, KEY_SET_TYPE, { iss: ISSUER, iat: atS, exp: atS + 3600, keys: keys.map((k) => k.publicJwk) });
+}
+
+/** `config(keys, policy)` with a `feed` for the issuer (merged with `feed`). */
+export function feedConfig(keys, feed = {}, policy = SEED_POLICY) {
+  const c = config(keys, policy);
+  c.issuers[0].feed = {
+    cluster: 'approvals',
+    revocations_path: '/v1/revocations',
+    jwks_path: '/v1/jwks',
+    status_lists: { [LIST_URI]: '/v1/status-lists/0' },
+    ...feed,
+  };
+  return c;
 }

@@ -11,6 +11,10 @@ import {
   type Approval,
   type AuditRecord,
   type Decision,
+  type FeedConfig,
+  type FeedErrorCode,
+  type FeedState,
+  type TrustStatus,
   type GateConfig,
   type GateRequest,
   type JitgateErrorCode,
@@ -123,6 +127,50 @@ try {
     void [code, field, message, asError];
   }
 }
+
+// Live trust: a feed on the issuer, documents installed, refusals thrown with a code.
+const feed: FeedConfig = {
+  cluster: 'approvals',
+  status_lists: { 'https://approvals.example.com/v1/status-lists/0': '/v1/status-lists/0' },
+  max_stale_s: 60,
+  on_stale: 'deny',
+};
+const withFeed: GateConfig = {
+  ...config,
+  issuers: [{ issuer: 'https://approvals.example.com', audience: 'db-gateway', jwks: { keys: [] }, feed }],
+};
+// @ts-expect-error on_stale is deny or allow
+const badFeed: FeedConfig = { cluster: 'c', on_stale: 'maybe' };
+// @ts-expect-error cluster is required
+const noCluster: FeedConfig = { refresh_s: 5 };
+void [badFeed, noCluster];
+const live = new Gate(withFeed);
+const installed: FeedState = live.installRevocations('https://approvals.example.com', 'a.b.c', { now: Date.now() });
+const seq: number | null = installed.seq;
+const changed: boolean = installed.changed;
+live.installStatusList('https://approvals.example.com', 'https://approvals.example.com/v1/status-lists/0', 'a.b.c');
+live.installKeys('https://approvals.example.com', '{"keys": []}', { now: new Date() });
+live.confirmCurrent('https://approvals.example.com');
+live.confirmCurrent('https://approvals.example.com', 'https://approvals.example.com/v1/status-lists/0', { now: 0 });
+// @ts-expect-error the document is text
+live.installRevocations('https://approvals.example.com', new Uint8Array(1));
+const trust: TrustStatus[] = live.trustStatus();
+const stale: boolean | undefined = trust[0]?.stale;
+const ageS: number | null | undefined = trust[0]?.revocationsAgeS;
+const servedStale: boolean = d.trustStale;
+const staleReason: ReasonCode = 'revocations_stale';
+const unknownStatus: TokenErrorCode = 'token_status_unknown';
+try {
+  live.installRevocations('https://approvals.example.com', 'x');
+} catch (e) {
+  if (e instanceof JitgateError && e.kind !== undefined) {
+    const code: JitgateErrorCode = e.code;
+    const feedCode: FeedErrorCode = 'feed_rollback';
+    const detail: string | undefined = e.detail;
+    void [code, feedCode, detail];
+  }
+}
+void [seq, changed, stale, ageS, servedStale, staleReason, unknownStatus];
 
 {
   using scoped = new Gate(config);
