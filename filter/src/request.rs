@@ -32,8 +32,8 @@ pub fn parse_route_metadata(bytes: &[u8]) -> Result<Route, String> {
     const AT: &str = "route metadata `filter_metadata.jitgate`";
     let bad = |what: &str| format!("{AT}: {what}");
     let u32_at = |at: usize| -> Option<usize> {
-        let b = bytes.get(at..at.checked_add(4)?)?;
-        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+        let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
     };
     let count = u32_at(0).ok_or_else(|| bad("is not a struct"))?;
     if count > 64 {
@@ -402,9 +402,9 @@ mod tests {
     /// The bytes Envoy 1.40 returned for `filter_metadata: {jitgate: {resource:
     /// billing-db, n: 7, skip: true}}` (recorded from a real Envoy).
     const ENVOY_STRUCT: &[u8] = &[
-        3, 0, 0, 0, 8, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 114, 101, 115, 111,
-        117, 114, 99, 101, 0, 98, 105, 108, 108, 105, 110, 103, 45, 100, 98, 0, 110, 0, 0, 0, 0, 0, 0, 0, 28, 64, 0,
-        115, 107, 105, 112, 0, 1, 0,
+        3, 0, 0, 0, 8, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 114, 101, 115, 111, 117,
+        114, 99, 101, 0, 98, 105, 108, 108, 105, 110, 103, 45, 100, 98, 0, 110, 0, 0, 0, 0, 0, 0, 0, 28, 64, 0, 115,
+        107, 105, 112, 0, 1, 0,
     ];
 
     fn pairs(items: &[(&[u8], &[u8])]) -> Vec<u8> {
