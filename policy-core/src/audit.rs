@@ -60,7 +60,8 @@ pub struct AuditRecord {
 /// hex, version not `ff`, ids not all zeros), else `None`.
 pub fn trace_id(traceparent: &str) -> Option<&str> {
     let mut parts = traceparent.split('-');
-    let (Some(version), Some(trace), Some(parent), Some(flags)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(version), Some(trace), Some(parent), Some(flags)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };

@@ -588,7 +588,8 @@ impl Config {
             }
             Some(h) => {
                 let lower = h.to_ascii_lowercase();
-                let taken = ["content-type", "content-length", "www-authenticate", "set-cookie"].contains(&lower.as_str())
+                let taken = ["content-type", "content-length", "www-authenticate", "set-cookie"]
+                    .contains(&lower.as_str())
                     || lower == token.header
                     || lower.starts_with("x-jit-");
                 if taken {

@@ -640,9 +640,14 @@ fn the_route_resource_replaces_the_configured_one() {
     let d = g.decide(&on_billing(&token(&claims())), NOW);
     assert_eq!(d.reason.code(), "token_resource_mismatch");
     // …and the billing approval does not open the default route.
-    assert_eq!(g.decide(&request_with(&token(&billing)), NOW).reason.code(), "token_resource_mismatch");
+    assert_eq!(
+        g.decide(&request_with(&token(&billing)), NOW).reason.code(),
+        "token_resource_mismatch"
+    );
     // The policy sees the route's resource.
-    let p = gate(&config_with("package access.jit\nallow if input.resource == \"billing-db\"\n"));
+    let p = gate(&config_with(
+        "package access.jit\nallow if input.resource == \"billing-db\"\n",
+    ));
     assert!(p.decide(&on_billing(&token(&billing)), NOW).allow);
 }
 
@@ -655,7 +660,9 @@ fn a_skip_route_allows_without_a_token_and_strips_forged_headers() {
     r.route.skip = true;
     let d = g.decide(&r, NOW);
     assert!(d.allow && d.status == 200);
-    let jitgate_core::Action::Forward(fwd) = &d.action else { panic!("forward") };
+    let jitgate_core::Action::Forward(fwd) = &d.action else {
+        panic!("forward")
+    };
     assert!(fwd.remove_headers.iter().any(|h| h == "x-jit-subject"));
     assert!(fwd.remove_headers.iter().any(|h| h == "x-jit-approval"));
     assert!(d.audit.detail.as_deref().unwrap().contains("skip"));
@@ -670,9 +677,18 @@ fn the_route_in_the_json_request_form() {
     .unwrap();
     assert_eq!(r.route.resource.as_deref(), Some("billing-db"));
     for (bad, field) in [
-        (r#"{"method": "GET", "path": "/", "route": {"resource": ""}}"#, "route.resource"),
-        (r#"{"method": "GET", "path": "/", "route": {"resouce": "x"}}"#, "route.resouce"),
-        (r#"{"method": "GET", "path": "/", "route": {"skip": "yes"}}"#, "route.skip"),
+        (
+            r#"{"method": "GET", "path": "/", "route": {"resource": ""}}"#,
+            "route.resource",
+        ),
+        (
+            r#"{"method": "GET", "path": "/", "route": {"resouce": "x"}}"#,
+            "route.resouce",
+        ),
+        (
+            r#"{"method": "GET", "path": "/", "route": {"skip": "yes"}}"#,
+            "route.skip",
+        ),
     ] {
         let e = jitgate_core::Request::from_json_str(bad).unwrap_err();
         assert_eq!(e.field, field, "{bad}: {e}");
@@ -690,15 +706,25 @@ fn the_decision_header_and_the_trace_id() {
         NOW,
     );
     assert_eq!(ok.audit.trace_id.as_deref(), Some(trace));
-    let jitgate_core::Action::Forward(fwd) = &ok.action else { panic!("forward") };
-    assert!(fwd.response_headers.contains(&("x-jitgate-decision-id".into(), ok.decision_id.clone())));
+    let jitgate_core::Action::Forward(fwd) = &ok.action else {
+        panic!("forward")
+    };
+    assert!(fwd
+        .response_headers
+        .contains(&("x-jitgate-decision-id".into(), ok.decision_id.clone())));
     let no = g.decide(&jitgate_core::Request::new("GET", "/x"), NOW);
-    let jitgate_core::Action::Respond(resp) = &no.action else { panic!("respond") };
-    assert!(resp.headers.contains(&("x-jitgate-decision-id".into(), no.decision_id.clone())));
+    let jitgate_core::Action::Respond(resp) = &no.action else {
+        panic!("respond")
+    };
+    assert!(resp
+        .headers
+        .contains(&("x-jitgate-decision-id".into(), no.decision_id.clone())));
     assert_eq!(no.audit.trace_id, None);
     // Off by default.
     let plain = gate(&config_with(TOKEN_ONLY_POLICY)).decide(&jitgate_core::Request::new("GET", "/x"), NOW);
-    let jitgate_core::Action::Respond(resp) = &plain.action else { panic!("respond") };
+    let jitgate_core::Action::Respond(resp) = &plain.action else {
+        panic!("respond")
+    };
     assert!(!resp.headers.iter().any(|(n, _)| n == "x-jitgate-decision-id"));
     for bad in ["x-jit-subject", "content-type", "x-jit-approval", "a b"] {
         let mut cfg = config_with(TOKEN_ONLY_POLICY);
