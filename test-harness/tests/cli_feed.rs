@@ -34,9 +34,15 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Writes `text` to `name` atomically (tests run in parallel and share file names such
+/// as `request.json`: a reader never sees a half-written file).
 fn write(name: &str, text: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = tmp(name);
-    std::fs::write(&path, text).unwrap();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = tmp(&format!(".{name}.{n}.partial"));
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path.display().to_string()
 }
 
