@@ -702,3 +702,87 @@ fn run_serves_the_documents_as_the_feed_cluster() {
         "forwarded"
     );
 }
+
+#[test]
+fn with_several_feeds_the_documents_iss_chooses_the_issuer() {
+    const OTHER: &str = "https://other.example.com";
+    let one = feed_config("config-two-a.json", json!({}));
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&one).unwrap()).unwrap();
+    let mut second = config["issuers"][0].clone();
+    second["issuer"] = json!(OTHER);
+    second["feed"]["status_lists"] = json!({"https://other.example.com/v1/status-lists/0": "/v1/status-lists/0"});
+    config["issuers"].as_array_mut().unwrap().push(second);
+    let config = write("config-two.json", &config.to_string());
+    let key = demo_key();
+    let sign_for = |name: &str, iss: &str| {
+        let doc = ok(&jitgate(&[
+            "token",
+            "revocations",
+            "sign",
+            "--key",
+            &key,
+            "--iss",
+            iss,
+            "--seq",
+            "3",
+            "--issued-at",
+            T0,
+        ]));
+        write(name, &doc)
+    };
+    let for_other = sign_for("rev-other.jwt", OTHER);
+    let for_first = revocations("rev-first.jwt", "1", &[]);
+    let t = token("appr-two", None, json!({}));
+    let d = ok_json(&eval(
+        &config,
+        &t,
+        AT,
+        &["--revocations", &for_other, "--revocations", &for_first],
+    ));
+    assert_eq!(d["reason"], "allowed", "{d}");
+    assert_eq!(d["feed"][0]["issuer"], OTHER);
+    assert_eq!(d["feed"][1]["issuer"], ISSUER);
+    // Only the other issuer's list: the first issuer's approvals have none.
+    assert_eq!(
+        reason(&eval(&config, &t, AT, &["--revocations", &for_other])),
+        "revocations_stale"
+    );
+    let stranger = sign_for("rev-stranger.jwt", "https://stranger.example.com");
+    usage_error(
+        &eval(&config, &t, AT, &["--revocations", &stranger]),
+        &[
+            "rev-stranger.jwt",
+            "https://stranger.example.com",
+            "none of the issuers",
+            OTHER,
+        ],
+    );
+    let jwks = write("two.jwks.json", &json!({"keys": []}).to_string());
+    usage_error(
+        &eval(&config, &t, AT, &["--keys", &jwks]),
+        &["two.jwks.json", "has no `iss`", "cannot tell"],
+    );
+    // A status list belongs to the issuer whose feed names its URI.
+    let list = sign(
+        "list-other.jwt",
+        "status-list",
+        &[
+            "--uri",
+            "https://other.example.com/v1/status-lists/0",
+            "--issued-at",
+            T0,
+        ],
+    );
+    usage_error(
+        &eval(
+            &config,
+            &t,
+            AT,
+            &[
+                "--status-list",
+                &format!("https://other.example.com/v1/status-lists/0={list}"),
+            ],
+        ),
+        &["list-other.jwt", OTHER, "(issuer)"],
+    );
+}
