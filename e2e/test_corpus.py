@@ -71,7 +71,15 @@ def load(path: Path) -> dict:
 
 
 # Single cases that stay in the harness: (file, case) -> why.
+ROUTE_CASES = (
+    "route resource: an approval for the route's resource passes the token check (the seed policy guards test-database only)",
+    "route resource: an approval for the configured resource does not open another resource's route",
+    "route resource: an approval naming both resources opens the billing route",
+    "skip route: allowed without a token or a policy",
+)
 HARNESS_ONLY_CASES = {
+    **{("decisions.json", name): "per-route settings come from Envoy's route configuration, not the request: "
+       "e2e/test_routes.py tests them in Envoy with routes that carry them" for name in ROUTE_CASES},
     ("decisions.json", "bound to the presented certificate"):
         "gives the connection's certificate digest as a fact; a real Envoy reports the digest of the "
         "certificate really presented (test_mtls.py tests binding that way)",

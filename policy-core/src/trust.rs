@@ -684,6 +684,24 @@ impl Verifier {
                     format!("seq {seq} is older than the installed seq {}", old.seq),
                 )
             }
+            // Replicas behind a load balancer re-sign the same list at different times:
+            // the same `seq` and ids, signed earlier, confirms the installed list.
+            Some(old) if seq == old.seq && doc.issued_at < old.issued_at && old.ids == ids => {
+                let entries = old.ids.len();
+                let (issued_at, expires) = (old.issued_at, old.expires);
+                if let Some(list) = live.revocations.as_mut() {
+                    list.confirmed_ns = list.confirmed_ns.max(now_ns);
+                }
+                return Ok(FeedState {
+                    kind,
+                    issuer: issuer.to_owned(),
+                    seq: Some(seq),
+                    issued_at: Some(issued_at),
+                    expires: Some(expires),
+                    entries,
+                    changed: false,
+                });
+            }
             Some(old) if seq == old.seq && doc.issued_at < old.issued_at => {
                 return refuse(
                     kind,

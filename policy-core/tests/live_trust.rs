@@ -92,13 +92,20 @@ fn older_lists_are_refused_and_the_last_good_one_stays() {
         install_revocations(&gate, &revocations(4, &[]), NOW).unwrap_err(),
         FeedErrorCode::Rollback
     );
-    // Same seq, issued earlier.
+    // Same seq, issued earlier, other ids.
     let mut older = revocations(5, &[]);
     older["iat"] = json!(NOW_S - 10);
     assert_eq!(
         install_revocations(&gate, &older, NOW).unwrap_err(),
         FeedErrorCode::Rollback
     );
+    // Same seq and ids, signed earlier (another replica): a confirmation, not a refusal.
+    let mut replica = revocations(5, &["appr-1"]);
+    replica["iat"] = json!(NOW_S - 10);
+    let state = install_revocations(&gate, &replica, NOW + 50 * SEC).unwrap();
+    assert!(!state.changed);
+    assert_eq!(state.issued_at, Some(NOW_S as u64));
+    assert_eq!(gate.trust_status(NOW + 50 * SEC)[0].revocations_age_s, Some(0));
     assert_eq!(reason(&gate, &token(&claims()), NOW), "token_revoked");
     // The same list again is fine and changes nothing.
     let again = install_revocations(&gate, &revocations(5, &["appr-1"]), NOW).unwrap();

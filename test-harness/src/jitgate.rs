@@ -52,8 +52,40 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
     if let Some(id) = request.effective_id() {
         out = out.property("request.id", id.to_owned());
     }
+    if request.route != jitgate_core::Route::default() {
+        out = out.property(
+            "xds.route_metadata.filter_metadata.jitgate",
+            route_metadata_bytes(&request.route),
+        );
+    }
     let nanos = u64::try_from(now_ns).unwrap_or(0);
     out.at(std::time::UNIX_EPOCH + Duration::from_nanos(nanos))
+}
+
+/// The route's `filter_metadata.jitgate` as Envoy hands a metadata struct to a Wasm
+/// module (the proxy-wasm pair format; a string as its bytes, a boolean as one byte),
+/// the form `jitgate_filter::request::parse_route_metadata` reads.
+pub fn route_metadata_bytes(route: &jitgate_core::Route) -> Vec<u8> {
+    let mut pairs: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    if let Some(resource) = &route.resource {
+        pairs.push((b"resource", resource.as_bytes().to_vec()));
+    }
+    if route.skip {
+        pairs.push((b"skip", vec![1]));
+    }
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    let mut out = len(pairs.len()).to_vec();
+    for (k, v) in &pairs {
+        out.extend(len(k.len()));
+        out.extend(len(v.len()));
+    }
+    for (k, v) in &pairs {
+        out.extend_from_slice(k);
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    out
 }
 
 /// Every audit record the filter has logged in `host`, oldest first.
