@@ -8,7 +8,8 @@ echoes what it receives. Then, with an HTTP client: alice requests access for a
 reason, tries to approve it herself (refused), bob approves, alice's approval token is
 issued and Envoy forwards her request; requests without an approval are denied; bob
 revokes the grant and every Envoy worker denies it within about a second, with no
-restart and no configuration change. Each answer is printed with its audit line from
+restart and no configuration change; a second, 3-second grant ends by itself. Then the
+service's audit trail. Each answer is printed with its audit line from
 Envoy's log; then the counters from Envoy's /stats. Every line is labelled with the
 host that really produced it.
 
@@ -91,6 +92,7 @@ def main(argv: list[str]) -> int:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Envoy never allowed the approval:\n{envoy.log_tail()}")
             streak = streak + 1 if envoy.get("/orders", [("x-jit-approval", token)]).status == 200 else 0
+            time.sleep(0.02)
         show(1, "alice, with her approval", "/orders?id=7", token)
         show(2, "no approval at all", "/orders", None)
         show(3, "health check, no approval needed", "/healthz", None)
@@ -108,6 +110,30 @@ def main(argv: list[str]) -> int:
         say(f"{label} {time.monotonic() - t0:.2f} s later Envoy denies it (10 requests in a row, each on a new "
             f"connection), with no restart and no configuration change:")
         show(4, "alice, with the revoked approval", "/orders?id=7", token)
+
+        # A second, short grant ends by itself: nobody revokes it.
+        status, short = service.call("POST", "/v1/requests", "alice@example.com",
+                                     {"resource": "test-database", "role": "developer", "actions": ["read"],
+                                      "duration_s": 3, "reason": "INC-4712: one quick look"})
+        assert status == 201, short
+        service.call("POST", f"/v1/requests/{short['id']}/approve", "bob@example.com", {})
+        status, brief = service.call("GET", f"/v1/requests/{short['id']}/token", "alice@example.com")
+        assert status == 200, brief
+        say(f"\n{svc} alice asks for 3 s more (INC-4712); bob approves; approval {brief['jti']} issued")
+        streak = 0
+        while streak < 5:
+            streak = streak + 1 if envoy.get("/orders", [("x-jit-approval", brief["token"])]).status == 200 else 0
+        show(5, "alice, inside the 3 s grant", "/orders?id=8", brief["token"])
+        time.sleep(max(0.0, brief["exp"] - time.time()) + 0.2)
+        show(6, "alice, the same approval once its window has ended (nobody revoked it)", "/orders?id=8",
+             brief["token"])
+
+        if not as_json:
+            status, trail = service.call("GET", "/v1/audit?since=0", "sam@example.com")
+            print(f"\n{svc} audit trail (GET /v1/audit as sam, an admin):")
+            for event in trail.get("events", []):
+                print(f"{svc}   {event.get('seq')}. {event.get('kind') or event.get('event')} by "
+                      f"{event.get('actor')}: {json.dumps(event.get('detail'), separators=(',', ':'))[:160]}")
         if not as_json:
             stats = envoy.stats()
             keep = ("jitgate.allowed", "jitgate.denied", "jitgate.feed.fetch", "jitgate.feed.installed")
