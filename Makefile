@@ -21,7 +21,7 @@ E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) 
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER)) \
   JITGATE_APPROVALS_BIN=$(abspath target/debug/jitgate-approvals)
 
-.PHONY: approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
+.PHONY: bench-approvals approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -138,6 +138,14 @@ bench-envoy: filter jitgate envoy-setup
 	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
 	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
 	$(E2E_ENV) python3 e2e/bench.py
+
+# The approval service's feed with 20,000 grants, 10,000 revoked (e2e/bench_approvals.py):
+# requests/s for full answers and 304s, and the issuing latency; target/bench-approvals.json.
+bench-approvals: approvals
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
+	  || { echo "bench-approvals: wrk (Debian package wrk) is not available" >&2; exit 1; }
+	$(E2E_ENV) python3 e2e/bench_approvals.py
 
 bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
