@@ -341,11 +341,11 @@ def istio_yaml(cfg: dict, inputs: list[str]) -> str:
 #       inclusionPrefixes: ["wasmcustom.jitgate"]
 #
 # Several resources behind one gateway: a VirtualService (or HTTPRoute) cannot carry
-# route metadata, so the route's `filter_metadata.jitgate` (`{resource: billing-db}` or
-# `{skip: true}`, deploy/README.md) is merged into the generated route by an EnvoyFilter:
+# route metadata, so the route's `filter_metadata.jitgate` (`{{resource: billing-db}}` or
+# `{{skip: true}}`, deploy/README.md) is merged into the generated route by an EnvoyFilter:
 #   applyTo: HTTP_ROUTE, match.routeConfiguration.vhost.route.name: <the VirtualService
-#   route's name>, patch: {operation: MERGE, value: {metadata: {filter_metadata:
-#   {jitgate: {resource: billing-db}}}}}
+#   route's name>, patch: {{operation: MERGE, value: {{metadata: {{filter_metadata:
+#   {{jitgate: {{resource: billing-db}}}}}}}}}}
 # Without it, one WasmPlugin per workload selector, each with its own `resource`.
 # Access log: add the jitgate filter state to the mesh's accessLogFormat, e.g.
 #   jitgate.decision_id=%FILTER_STATE(wasm.jitgate.decision_id:PLAIN)%
