@@ -68,3 +68,43 @@ def test_request_approve_enforce_revoke(start, service):
           "(refresh_s 1, 40 requests in a row)")
     assert latency <= 1.0 + 1.0 + 1.5
     envoy.wait_audit(lambda a: a["reason"] == "token_revoked")
+
+
+def test_jitgate_eval_with_the_service_documents(service, tmp):
+    """The issued token decided by `jitgate eval` with the service's published JWKS,
+    revocation list and status list: allowed, then denied once revoked."""
+    import json
+    import subprocess
+
+    d = tmp / f"eval-{service.port}"
+    d.mkdir()
+    cfg = service.gate_config()
+    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "request.json").write_text(json.dumps({"method": "GET", "path": "/orders", "headers": {"host": "db"}}))
+    status, req = service.call("POST", "/v1/requests", "alice@example.com",
+                               {"resource": "test-database", "role": "developer", "duration_s": 600,
+                                "reason": "INC-9"})
+    assert status == 201, req
+    assert service.call("POST", f"/v1/requests/{req['id']}/approve", "bob@example.com", {})[0] == 200
+    status, issued = service.call("GET", f"/v1/requests/{req['id']}/token", "alice@example.com")
+    assert status == 200, issued
+
+    def evaluate() -> dict:
+        for name, path in (("rev.jwt", "/v1/revocations"), ("status.jwt", "/v1/status-lists/0")):
+            r = er.request(service.port, "GET", path, {"host": "approvals"})
+            assert r.status == 200, r.body
+            (d / name).write_bytes(r.body)
+        out = subprocess.run(
+            [str(er.JITGATE), "eval", "--config", str(d / "config.json"), "--request", str(d / "request.json"),
+             "--token", issued["token"], "--now", str(int(time.time())), "--revocations", str(d / "rev.jwt"),
+             "--status-list", f"{service.url}/v1/status-lists/0={d / 'status.jwt'}", "--compact"],
+            capture_output=True, text=True, timeout=60)
+        assert out.stdout, out.stderr
+        return json.loads(out.stdout)
+
+    first = evaluate()
+    assert (first["allow"], first["reason"]) == (True, "allowed"), first
+    status, _ = service.call("POST", f"/v1/approvals/{issued['jti']}/revoke", "bob@example.com", {"reason": "done"})
+    assert status == 200
+    second = evaluate()
+    assert (second["allow"], second["status"], second["reason"]) == (False, 401, "token_revoked"), second
