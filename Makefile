@@ -139,13 +139,11 @@ bench-envoy: filter jitgate envoy-setup
 	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
 	$(E2E_ENV) python3 e2e/bench.py
 
-# The approval service's feed with 20,000 grants, 10,000 revoked (e2e/bench_approvals.py):
-# requests/s for full answers and 304s, and the issuing latency; target/bench-approvals.json.
-bench-approvals: approvals
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
-	  || { echo "bench-approvals: wrk (Debian package wrk) is not available" >&2; exit 1; }
-	$(E2E_ENV) python3 e2e/bench_approvals.py
+# The approval service's feed with 10,000 active and 10,000 revoked grants
+# (approvals/tests/bench.rs, release): requests/s of the lists (200 and 304), the cold
+# rebuild, and the time from the last approval to the issued token.
+bench-approvals:
+	$(CARGO) test --locked --release -p jitgate-approvals --test bench -- --ignored --nocapture
 
 bench: filter
 	$(CARGO) bench --locked -p jitgate-core --bench decide
