@@ -228,20 +228,34 @@ impl Decision {
             detail.into(),
         );
         let body = denial_body(reason, None, &decision_id);
+        let action = Action::Respond(LocalResponse {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body,
+        });
+        Self::without_approval(false, true, status, reason, decision_id, action, audit)
+    }
+
+    /// A decision no approval took part in (refusals, `skip` routes).
+    pub(crate) fn without_approval(
+        allow: bool,
+        enforced: bool,
+        status: u16,
+        reason: Reason,
+        decision_id: String,
+        action: Action,
+        audit: AuditRecord,
+    ) -> Self {
         Self {
-            allow: false,
-            enforced: true,
+            allow,
+            enforced,
             status,
             reason,
             policy_reason: None,
             decision_id,
             token: TokenStatus::Missing,
             approval: None,
-            action: Action::Respond(LocalResponse {
-                status,
-                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-                body,
-            }),
+            action,
             audit,
             over_budget: false,
             trust_stale: false,

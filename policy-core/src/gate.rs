@@ -349,20 +349,7 @@ impl Gate {
             self.resource.clone(),
             detail.into(),
         );
-        Decision {
-            allow: false,
-            enforced,
-            status,
-            reason,
-            policy_reason: None,
-            decision_id,
-            token: TokenStatus::Missing,
-            approval: None,
-            action,
-            audit,
-            over_budget: false,
-            trust_stale: false,
-        }
+        Decision::without_approval(false, enforced, status, reason, decision_id, action, audit)
     }
 
     /// `decision` could not be applied to the request (a header could not be removed
@@ -569,20 +556,8 @@ impl Gate {
         audit.request_id = request.effective_id().map(str::to_owned);
         audit.trace_id = request_trace_id(request);
         audit.token_present = token_present;
-        Decision {
-            allow: true,
-            enforced: self.mode == Mode::Enforce,
-            status: 200,
-            reason: Reason::Allowed,
-            policy_reason: None,
-            decision_id,
-            token: TokenStatus::Missing,
-            approval: None,
-            action,
-            audit,
-            over_budget: false,
-            trust_stale: false,
-        }
+        let enforced = self.mode == Mode::Enforce;
+        Decision::without_approval(true, enforced, 200, Reason::Allowed, decision_id, action, audit)
     }
 
     /// The decision id on the response, when `decision_header` is configured.

@@ -66,26 +66,14 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
 /// module (the proxy-wasm pair format; a string as its bytes, a boolean as one byte),
 /// the form `jitgate_filter::request::parse_route_metadata` reads.
 pub fn route_metadata_bytes(route: &jitgate_core::Route) -> Vec<u8> {
-    let mut pairs: Vec<(&[u8], Vec<u8>)> = Vec::new();
+    let mut pairs: Vec<(&str, Vec<u8>)> = Vec::new();
     if let Some(resource) = &route.resource {
-        pairs.push((b"resource", resource.as_bytes().to_vec()));
+        pairs.push(("resource", resource.as_bytes().to_vec()));
     }
     if route.skip {
-        pairs.push((b"skip", vec![1]));
+        pairs.push(("skip", vec![1]));
     }
-    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    let mut out = len(pairs.len()).to_vec();
-    for (k, v) in &pairs {
-        out.extend(len(k.len()));
-        out.extend(len(v.len()));
-    }
-    for (k, v) in &pairs {
-        out.extend_from_slice(k);
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    }
-    out
+    crate::pairs::serialize(pairs.iter().map(|(k, v)| (*k, v.as_slice())))
 }
 
 /// Every audit record the filter has logged in `host`, oldest first.
