@@ -156,7 +156,7 @@ bench: filter
 # stable (policy-core/tests/fuzz_corpus.rs). No sanitizer: the core has no unsafe code,
 # and what is looked for is a panic (a Wasm trap in Envoy) or a broken invariant.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= token config request policy_result builtins differential
+FUZZ_TARGETS ?= token config request policy_result builtins differential feed
 FUZZ_NICE ?= nice -n 19
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
