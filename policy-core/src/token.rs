@@ -453,8 +453,15 @@ impl Verifier {
 }
 
 fn is_approval_type(typ: &str) -> bool {
+    is_type(typ, TOKEN_TYPE)
+}
+
+/// Whether header `typ` names the media type `expected` (RFC 7515 §4.1.9: compared
+/// case-insensitively, with or without the `application/` prefix). Approvals and the
+/// live-trust documents share this rule.
+pub(crate) fn is_type(typ: &str, expected: &str) -> bool {
     let lower = typ.to_ascii_lowercase();
-    lower == TOKEN_TYPE || lower.strip_prefix("application/") == Some(TOKEN_TYPE)
+    lower == expected || lower.strip_prefix("application/") == Some(expected)
 }
 
 fn header_str<'a>(header: &'a Map<String, Value>, name: &str) -> Result<&'a str, TokenFailure> {

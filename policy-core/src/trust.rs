@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::config::{FeedConfig, OnStale};
 use crate::jwks::KeySet;
 use crate::jws::{self, Algorithm, CompactJws};
-use crate::token::{Approval, Issuer, TokenError, TokenFailure, Verifier, FORBIDDEN_HEADERS};
+use crate::token::{is_type, Approval, Issuer, TokenError, TokenFailure, Verifier, FORBIDDEN_HEADERS};
 
 /// `typ` of a signed revocation list.
 pub const REVOCATIONS_TYPE: &str = "jit-revocations+jwt";
@@ -359,10 +359,7 @@ impl LiveTrust {
             }
         }
         match (stale, feed.map(|f| f.on_stale)) {
-            (Some(why), Some(OnStale::Allow)) => {
-                let _ = why;
-                Ok(true)
-            }
+            (Some(_), Some(OnStale::Allow)) => Ok(true),
             (Some(why), _) => Err(TokenFailure::new(TokenError::RevocationsStale, why)),
             (None, _) => Ok(false),
         }
@@ -374,11 +371,6 @@ struct Verified {
     claims: Map<String, Value>,
     issued_at: u64,
     expires: u64,
-}
-
-fn is_type(typ: &str, expected: &str) -> bool {
-    let lower = typ.to_ascii_lowercase();
-    lower == expected || lower.strip_prefix("application/") == Some(expected)
 }
 
 fn claim_time(kind: DocumentKind, claims: &Map<String, Value>, name: &str) -> Result<u64, FeedError> {
