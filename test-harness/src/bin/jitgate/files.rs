@@ -29,27 +29,35 @@ pub fn load_config(path: &Path, policies: &[PathBuf]) -> Result<Config> {
     let config = if policies.is_empty() {
         Config::from_json_str(&text)
     } else {
-        let mut value: Value =
-            serde_json::from_str(&text).with_context(|| format!("`{}` is not valid JSON", path.display()))?;
-        let modules = value
-            .pointer_mut("/policy/modules")
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| {
-                anyhow!(
-                    "`{}`: `policy.modules` must be an object to add --policy files",
-                    path.display()
-                )
-            })?;
-        for file in policies {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            modules.insert(name, Value::String(read_text(file)?));
-        }
+        // Strict, like `Config::from_json_str`: a duplicate member is an error here too.
+        let mut value = jitgate_core::json::parse_strict(text.as_bytes())
+            .map_err(|e| anyhow!("`{}` is not a valid configuration: {e}", path.display()))?;
+        add_policy_files(&mut value, path, policies)?;
         Config::from_json(value)
     };
     config.map_err(|e| anyhow!("`{}`: {e}", path.display()))
+}
+
+/// Adds each `--policy FILE.rego` to the configuration document's `policy.modules`,
+/// named after the file (replacing a module of that name).
+pub fn add_policy_files(config: &mut Value, path: &Path, policies: &[PathBuf]) -> Result<()> {
+    let modules = config
+        .pointer_mut("/policy/modules")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            anyhow!(
+                "`{}`: `policy.modules` must be an object to add --policy files",
+                path.display()
+            )
+        })?;
+    for file in policies {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        modules.insert(name, Value::String(read_text(file)?));
+    }
+    Ok(())
 }
 
 /// Compiles a configuration into a gate, seeded from the OS so decision ids are unique.

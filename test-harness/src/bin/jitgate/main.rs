@@ -19,6 +19,7 @@ macro_rules! outln {
 
 mod demo;
 mod documents;
+mod envoy_cmd;
 mod eval;
 mod feed;
 mod files;
@@ -61,6 +62,8 @@ enum Command {
     Test(test_cmd::TestArgs),
     /// The demo: mint a key and approvals, decide a handful of requests.
     Demo(demo::DemoArgs),
+    /// A local gate: a real Envoy with the compiled filter in front of an upstream.
+    Envoy(envoy_cmd::EnvoyArgs),
 }
 
 /// What went wrong, and the exit code it means.
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => token::run(*cmd),
         Command::Test(args) => test_cmd::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Envoy(args) => envoy_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
