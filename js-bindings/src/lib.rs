@@ -22,6 +22,7 @@
 // - everything public is documented.
 #![warn(missing_docs)]
 
+mod clock;
 pub mod convert;
 
 use jitgate_core::{Fault, Gate, RequestFacts};
@@ -47,6 +48,7 @@ impl RawGate {
     /// configuration.
     #[wasm_bindgen(constructor)]
     pub fn new(config: &str, seed: &[u8]) -> Result<RawGate, String> {
+        clock::install();
         let mut gate = Gate::new(config).map_err(|e| ArgumentError::from(e).to_json())?;
         if let Ok(seed) = <[u8; 16]>::try_from(seed) {
             gate.set_instance_seed(seed);

@@ -107,6 +107,30 @@ describe('browser (headless Chromium, web build)', () => {
     assert.equal(await page.$eval('#result', (el) => el.dataset.error), 'config_syntax');
   });
 
+  it('the evaluation budget holds in the page: a 9-million-iteration policy stops at max_eval_ms', async () => {
+    const slow = [
+      'package access.jit',
+      'default allow := false',
+      'allow if count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)]) > 0',
+    ].join('\n');
+    const cfg = { ...config([key], slow), policy: { modules: { 'slow.rego': slow }, max_eval_ms: 50 } };
+    const got = await page.evaluate(async ({ cfg, token }) => {
+      const { init, Gate } = await import('/lib/web.mjs');
+      await init();
+      const gate = new Gate(cfg);
+      try {
+        const started = performance.now();
+        const d = gate.decide({ method: 'GET', path: '/orders', headers: { 'x-jit-approval': token } });
+        return { reason: d.reason, status: d.status, detail: d.audit.detail, ms: performance.now() - started };
+      } finally {
+        gate.free();
+      }
+    }, { cfg, token });
+    assert.deepEqual([got.status, got.reason], [403, 'policy_error'], JSON.stringify(got));
+    assert.match(got.detail, /over its budget of 50 ms/);
+    assert.ok(got.ms < 1000, `the slow decision took ${got.ms.toFixed(0)} ms in Chromium with a 50 ms budget`);
+  });
+
   it('live trust in the page: the feed poller installs, 304s confirm, a revocation lands', async () => {
     const listed = mint(
       next,

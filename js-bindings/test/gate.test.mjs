@@ -264,6 +264,35 @@ result := {"allow": true, "reason": "read ok", "headers": {"x-scope": "read"}, "
   });
 });
 
+describe('evaluation budget (policy.max_eval_ms)', () => {
+  // 9 million iterations: seconds without a budget.
+  const slow = `package access.jit
+default allow := false
+allow if input.approval.role == "developer"
+allow if {
+  input.request.headers["x-slow"]
+  count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)]) > 0
+}
+`;
+  const gate = new Gate({ ...config([ed], slow), policy: { modules: { 'slow.rego': slow }, max_eval_ms: 50 } });
+  after(() => gate.free());
+  const token = mint(ed, claims({ jit: { resource: 'test-database', role: 'analyst' } }));
+
+  it('a policy over its budget is stopped: 403 policy_error, the elapsed time in the audit detail', () => {
+    const started = performance.now();
+    const d = gate.decide({ ...request(token), headers: { ...request(token).headers, 'x-slow': '1' } }, at);
+    const ms = performance.now() - started;
+    assert.deepEqual([d.allow, d.status, d.reason], [false, 403, 'policy_error']);
+    assert.match(d.audit.detail, /over its budget of 50 ms/);
+    assert.ok(ms < 1000, `the slow decision took ${ms.toFixed(0)} ms with a 50 ms budget`);
+  });
+
+  it('the same gate decides the next request normally', () => {
+    const d = gate.decide(request(mint(ed, claims())), at);
+    assert.deepEqual([d.allow, d.reason], [true, 'allowed']);
+  });
+});
+
 describe('dry run', () => {
   it('reports the real decision but forwards everything', () => {
     const gate = new Gate(config([ed], SEED_POLICY, { mode: 'dry_run' }));

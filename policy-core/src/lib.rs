@@ -55,7 +55,7 @@ pub use config::{Config, ConfigError, FeedConfig, IdentitySource, Mode, OnStale,
 pub use decision::{decision_id, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus};
 pub use gate::Gate;
 pub use jws::Algorithm;
-pub use policy::{Policy, PolicyOutcome};
+pub use policy::{set_monotonic_clock, Policy, PolicyOutcome};
 /// The regorus crate this core evaluates Rego with (for hosts that build values).
 pub use regorus;
 pub use request::{Request, RequestError, RequestErrorKind, Route, Source};

@@ -202,8 +202,9 @@ impl Policy {
 
     /// Sets the time budget of each evaluation: past it, evaluation stops and the
     /// outcome is [`PolicyOutcome::OverBudget`]. Enforced where regorus can read a
-    /// monotonic clock (builds with the `std` feature: the Envoy filter and native
-    /// hosts); a no-op elsewhere (the JS package), see the crate README.
+    /// monotonic clock: builds with the `std` feature (the Envoy filter, native hosts),
+    /// and builds without it once the host has given one with [`set_monotonic_clock`]
+    /// (the JS package gives `performance.now()`).
     pub fn set_eval_budget(&mut self, limit: core::time::Duration) {
         self.engine.set_execution_timer_config(ExecutionTimerConfig {
             limit,
@@ -229,6 +230,17 @@ impl Policy {
             },
         }
     }
+}
+
+/// Gives regorus the monotonic clock that evaluation budgets (`policy.max_eval_ms`)
+/// are measured with, in builds without `std`, where regorus has none: the JS package
+/// passes `performance.now()`. Process-wide; the first clock given stays. With `std`
+/// regorus reads `std::time::Instant` and this does nothing.
+pub fn set_monotonic_clock(clock: &'static dyn regorus::utils::limits::TimeSource) {
+    #[cfg(not(feature = "std"))]
+    let _already_set = regorus::utils::limits::set_time_source(clock);
+    #[cfg(feature = "std")]
+    let _ = clock;
 }
 
 /// Reads a policy result: a boolean or an object in the opa-envoy-plugin convention.
