@@ -21,7 +21,7 @@ E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) 
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER)) \
   JITGATE_APPROVALS_BIN=$(abspath target/debug/jitgate-approvals)
 
-.PHONY: bench-approvals approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz
+.PHONY: bench-approvals approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz oci-image
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -100,10 +100,26 @@ test-policies: filter jitgate
 test-js: setup
 	cd js-bindings && npm test
 
-# deploy/: envoy.yaml against Envoy's API (xds-protos), the Istio WasmPlugin, and
-# their configuration through the core and the filter.
+# deploy/: envoy.yaml against Envoy's API (xds-protos), the Istio WasmPlugin and
+# TrafficExtension, their configuration through the core and the filter, and the
+# filter's OCI image (built into a temporary layout and verified; read by skopeo too,
+# Debian's package, installed here when running as root with apt-get) with the Istio
+# files pinned to its digest.
 test-deploy: filter jitgate
-	JITGATE_BIN=$(abspath $(JITGATE)) bash deploy/validate.sh --self-test
+	@command -v skopeo >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null 2>&1 \
+	       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null; }; }; } \
+	  || echo "test-deploy: skopeo (Debian package) is not available: the OCI image is checked by deploy/oci_image.py alone"
+	JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) bash deploy/validate.sh --self-test
+
+# The filter as an OCI image for Istio (deploy/oci_image.py: the "compat" variant, one
+# tar+gzip layer holding plugin.wasm) in the OCI image layout $(OCI_LAYOUT), and the
+# Istio WasmPlugin and TrafficExtension in target/oci/ with `sha256` pinned to its
+# manifest digest. Push it with skopeo or oras (deploy/README.md, "The OCI image").
+OCI_LAYOUT := target/oci/jitgate-filter
+oci-image: filter
+	python3 deploy/oci_image.py build --wasm $(FILTER) --out $(OCI_LAYOUT)
+	python3 deploy/render.py istio --layout $(OCI_LAYOUT) --out-dir target/oci
 
 # End-to-end in a real Envoy 1.40 (e2e/, pytest): every decision class over HTTP, the
 # audit log, the counters, refused configurations and modules, mTLS, FAIL_RELOAD with
@@ -132,12 +148,14 @@ test: lint build-core-wasm test-rust test-policies test-deploy test-envoy test-j
 	@echo "make test: all passed"
 
 # The filter in a real Envoy 1.40 against no filter and Envoy's own jwt_authn + rbac
-# (e2e/bench.py): req/s, p50, p99, µs added per request; JSON in target/bench-envoy.json.
+# (e2e/bench.py): req/s, p50, p99, µs added per request; then BENCH_SOAK (1,000,000) more
+# requests to the jitgate Envoy, with its RSS before and after; JSON in target/bench-envoy.json.
+BENCH_SOAK ?= 1000000
 bench-envoy: filter jitgate envoy-setup
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
 	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
-	$(E2E_ENV) python3 e2e/bench.py
+	$(E2E_ENV) python3 e2e/bench.py --soak $(BENCH_SOAK)
 
 # The approval service's feed with 10,000 active and 10,000 revoked grants
 # (approvals/tests/bench.rs, release): requests/s of the lists (200 and 304), the cold
