@@ -169,7 +169,7 @@ def test_401(gate, upstream, bad_tokens, code):
 def test_token_value_whitespace_is_trimmed_by_envoy(gate, approvals):
     """Envoy's HTTP/1 codec strips leading and trailing whitespace from header values
     (RFC 9110 OWS) before any filter sees them, so ` TOKEN ` is TOKEN: allowed. (The
-    harness passes such a value to the filter verbatim: token_malformed.)"""
+    harness does the same: test-harness/tests/filter_e2e.rs.)"""
     r = gate.get(unique(), [("x-jit-approval", " " + approvals.sign() + "\t")])
     assert r.status == 200
 

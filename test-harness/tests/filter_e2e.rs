@@ -380,6 +380,28 @@ fn the_deployed_configuration_runs_in_the_filter() {
         .is_forwarded());
 }
 
+/// Envoy's HTTP/1 codec strips leading and trailing spaces and tabs from header values
+/// (RFC 9110 OWS) before the filter sees them (e2e/test_decisions.py shows it in Envoy
+/// 1.40): the harness presents the request the same way, so ` TOKEN<TAB>` is TOKEN.
+#[test]
+fn header_values_reach_the_filter_without_surrounding_whitespace_as_in_envoy() {
+    let mut host = host_with(&config());
+    let request = jitgate_core::Request::from_json(json!({
+        "method": "GET",
+        "path": "/orders",
+        "headers": {"host": "db.internal", "x-jit-approval": format!(" {}\t", token(&claims())), "x-note": "\t a b  "}
+    }))
+    .unwrap();
+    let out = host
+        .request(envoy_request(&request, i64::try_from(NOW_S).unwrap() * 1_000_000_000))
+        .unwrap();
+    let Outcome::Forwarded { headers, .. } = &out else {
+        panic!("not forwarded: {out:?}");
+    };
+    assert_eq!(headers.get_all("x-note"), ["a b"]);
+    assert_eq!(last_audit(&host).unwrap()["reason"], "allowed");
+}
+
 /// The shared corpus (policy-core/tests/vectors/decisions.json) through the filter and
 /// through the native core: both must match every expectation.
 #[test]
