@@ -12,6 +12,7 @@
 //! | `strings.count` | an empty substring counts like Go's `strings.Count` (characters + 1; regorus panics) |
 //! | `object.subset` | an empty array is a subset of any array (regorus panics) — evaluated by jitgate |
 //! | `time.parse_ns`, `time.parse_duration_ns` | the arguments are ASCII (regorus slices inside a character on some others; found by the `builtins` fuzz target) |
+//! | `time.format` | a layout (`[ns, zone, layout]`) is ASCII (the same slicing; found by the `builtins` fuzz target) |
 //! | `time.clock`, `time.date`, `time.weekday`, `time.diff`, `time.format`, `time.add_date` | the zone `"Local"` is an error: it is the machine's own zone, so the same request would decide differently on different hosts |
 //! | `rand.intn` | always an error: regorus has it only in `std` builds, and a decision must not be random |
 //!
@@ -92,7 +93,7 @@ const CHECKED: &[Checked] = &[
     Checked {
         name: "time.format",
         arity: 1,
-        check: check_no_local_zone,
+        check: check_time_format,
     },
     #[cfg(feature = "time")]
     Checked {
@@ -341,6 +342,21 @@ fn check_no_local_zone(args: &[Value]) -> Result<(), String> {
     Ok(())
 }
 
+/// `time.format(x)`: no `"Local"` zone, and a layout (`[ns, zone, layout]`) in ASCII
+/// (regorus slices inside a character of any other; found by the `builtins` fuzz target).
+#[cfg(feature = "time")]
+fn check_time_format(args: &[Value]) -> Result<(), String> {
+    check_no_local_zone(args)?;
+    let layout = match args.first() {
+        Some(Value::Array(items)) => items.get(2),
+        _ => None,
+    };
+    if matches!(layout, Some(Value::String(s)) if !s.is_ascii()) {
+        return Err("the layout must be ASCII".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +425,8 @@ mod tests {
             "numbers.range(18446744073709551615, 9223372036854775807)",
             "time.parse_ns(\"\u{0663}\u{0664}\", \"\u{ff21}\")",
             "time.parse_duration_ns(\"1\u{e9}\")",
+            "time.format([0, \"UTC\", \"\u{e9}\"])",
+            "time.format([0, \"UTC\", \"2006 \u{2014} 01\"])",
         ] {
             assert!(eval(expr).is_err(), "{expr}");
         }

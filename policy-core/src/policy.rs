@@ -243,6 +243,21 @@ pub fn set_monotonic_clock(clock: &'static dyn regorus::utils::limits::TimeSourc
     let _ = clock;
 }
 
+/// What kind of value `v` is, for messages (never the value itself, which may have no
+/// JSON form).
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Set(_) => "a set",
+        Value::Object(_) => "an object",
+        Value::Undefined => "undefined",
+    }
+}
+
 /// Reads a policy result: a boolean or an object in the opa-envoy-plugin convention.
 pub fn interpret(value: &Value) -> PolicyOutcome {
     match value {
@@ -272,7 +287,12 @@ fn interpret_object(obj: &Object) -> Result<PolicyOutcome, String> {
         .keys()
         .find(|k| !k.as_string().is_ok_and(|s| KNOWN.contains(&s.as_ref())))
     {
-        return Err(format!("result has unknown field {unknown}"));
+        return Err(match unknown {
+            Value::String(name) => format!("result has unknown field {:?}", name.as_ref()),
+            // Not through `Display`: a value without a JSON form makes it fail (a panic
+            // in `format!`).
+            other => format!("result has an unknown field that is not a string ({})", kind_of(other)),
+        });
     }
     let allow = match field("allow") {
         Some(Value::Bool(b)) => *b,
@@ -444,5 +464,35 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A key with no JSON form (here an object holding an infinite number) makes
+    /// regorus's `Display` fail, and `format!` panics on a failing `Display`; found by
+    /// the `policy_result` fuzz target (fuzz/regressions/policy_result/).
+    #[test]
+    fn an_unknown_field_without_a_json_form_is_an_error_not_a_panic() {
+        // 9223372036854775807^18 ≈ 2·10^340: past f64, so serde_json has no number for it.
+        let mut engine = Engine::new();
+        let factors = ["9223372036854775807"; 18].join(" * ");
+        engine
+            .add_policy(
+                "t.rego".into(),
+                format!("package t\nr := {{\"allow\": true, {{\"n\": {factors}}}: 1}}\n"),
+            )
+            .unwrap();
+        let result = engine.eval_rule("data.t.r".into()).unwrap();
+        let PolicyOutcome::Error(message) = interpret(&result) else {
+            panic!("not an error");
+        };
+        assert_eq!(message, "result has an unknown field that is not a string (an object)");
+        let mut result = Value::from_json_str(r#"{"allow": true}"#).unwrap();
+        result
+            .as_object_mut()
+            .unwrap()
+            .insert(Value::from("x\"y"), Value::from(1));
+        assert_eq!(
+            interpret(&result),
+            PolicyOutcome::Error(r#"result has unknown field "x\"y""#.into())
+        );
     }
 }
