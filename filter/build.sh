@@ -64,6 +64,6 @@ if [ "$(size "$out")" -gt "$budget" ]; then
 fi
 
 if [ "$check" = 1 ]; then
-  JITGATE_FILTER_WASM="$root/$out" \
+  JITGATE_FILTER="$root/$out" \
     cargo test -q --locked -p jitgate-filter --test imports
 fi

@@ -28,7 +28,7 @@ use crate::request::{
 };
 
 /// Prefix of every audit line: the rest of the line is one JSON object (DESIGN §7).
-pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
+pub use jitgate_core::AUDIT_LOG_PREFIX;
 /// The header that makes a `test-trap` build abort its VM (test builds only).
 #[cfg(feature = "test-trap")]
 pub const TEST_TRAP_HEADER: &str = "x-jitgate-test-trap";

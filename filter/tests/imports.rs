@@ -6,7 +6,7 @@
 //! both `wasi_snapshot_preview1` and `wasi_unstable`). Any other import makes Envoy
 //! refuse the module at load time, so this is checked on the artifact itself.
 //!
-//! The artifact is `$JITGATE_FILTER_WASM` (or `$JITGATE_FILTER`), else
+//! The artifact is `$JITGATE_FILTER` (as everywhere else), else
 //! `target/jitgate_filter.wasm` (written by `filter/build.sh`); without one the test fails
 //! and says how to build it. The list of what Envoy provides is the harness's
 //! (`jitgate_harness::abi`), which also refuses other imports when it loads a module.
@@ -100,9 +100,7 @@ fn problems(bytes: &[u8]) -> Vec<String> {
 }
 
 fn artifact() -> PathBuf {
-    ["JITGATE_FILTER_WASM", "JITGATE_FILTER"]
-        .iter()
-        .find_map(std::env::var_os)
+    std::env::var_os("JITGATE_FILTER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/jitgate_filter.wasm"))
 }

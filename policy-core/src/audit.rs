@@ -5,6 +5,11 @@
 
 use serde::Serialize;
 
+/// Prefix of the line a host logs each audit record on (the filter, at info): the
+/// rest of the line is the record as one JSON object ([`AuditRecord::to_json_line`]).
+/// Log readers (the harness, the end-to-end tests, a log pipeline) split on it.
+pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
+
 /// One decision, as the audit trail keeps it. Field order is the serialised order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {

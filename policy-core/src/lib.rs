@@ -50,7 +50,7 @@ pub mod timefmt;
 pub mod token;
 pub mod trust;
 
-pub use audit::AuditRecord;
+pub use audit::{AuditRecord, AUDIT_LOG_PREFIX};
 pub use config::{Config, ConfigError, FeedConfig, IdentitySource, Mode, OnStale, TokenConfig};
 pub use decision::{decision_id, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus};
 pub use gate::Gate;

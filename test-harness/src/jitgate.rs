@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::{Host, Request};
 
 /// Prefix of the filter's audit log lines; the rest of the line is one JSON object.
-pub const AUDIT_LOG_PREFIX: &str = "jitgate.audit ";
+pub use jitgate_core::AUDIT_LOG_PREFIX;
 
 /// The request Envoy would present for `request` at `now_ns`: pseudo-headers from the
 /// method, path and `host` header, the other headers as they are, and the properties
