@@ -47,6 +47,8 @@ impl fmt::Display for HostError {
     }
 }
 
+impl std::error::Error for HostError {}
+
 /// What the filter needs from the proxy.
 ///
 /// Header names are lower case (Envoy's header maps are). Header values are bytes: a

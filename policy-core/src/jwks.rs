@@ -66,6 +66,14 @@ pub struct JwkError {
     pub message: String,
 }
 
+impl core::fmt::Display for JwkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "`{}`: {}", self.path, self.message)
+    }
+}
+
+impl core::error::Error for JwkError {}
+
 fn err(path: String, message: impl Into<String>) -> JwkError {
     JwkError {
         path,

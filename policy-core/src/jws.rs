@@ -77,6 +77,8 @@ impl core::fmt::Display for ShapeError {
     }
 }
 
+impl core::error::Error for ShapeError {}
+
 /// A compact JWS split and decoded, not yet verified.
 #[derive(Debug, Clone)]
 pub struct CompactJws<'a> {

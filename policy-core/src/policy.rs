@@ -34,6 +34,14 @@ pub struct PolicyError {
     pub message: String,
 }
 
+impl core::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "configuration field `{}`: {}", self.field, self.message)
+    }
+}
+
+impl core::error::Error for PolicyError {}
+
 /// What the policy said about one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicyOutcome {

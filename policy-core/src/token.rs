@@ -128,6 +128,8 @@ impl core::fmt::Display for TokenError {
     }
 }
 
+impl core::error::Error for TokenError {}
+
 /// A token error with the detail that explains it (for the audit record and tools;
 /// never sent to the client).
 #[derive(Debug, Clone, PartialEq, Eq)]
