@@ -11,6 +11,7 @@
 //! | `sprintf` | a width or precision is ASCII digits and at most [`MAX_FORMAT_WIDTH`] (regorus panics on other numeric characters and overflows on long ones) |
 //! | `strings.count` | an empty substring counts like Go's `strings.Count` (characters + 1; regorus panics) |
 //! | `object.subset` | an empty array is a subset of any array (regorus panics) — evaluated by jitgate |
+//! | `regex.template_match` | regorus's algorithm with checked slicing: a value shorter than the template's literal does not match (regorus slices past its end), delimiters that overlap in the template are an error (regorus slices backwards) — evaluated by jitgate; found by the `builtins` fuzz target |
 //! | `time.parse_ns`, `time.parse_duration_ns` | the arguments are ASCII (regorus slices inside a character on some others; found by the `builtins` fuzz target) |
 //! | `time.format` | a layout (`[ns, zone, layout]`) is ASCII (the same slicing; found by the `builtins` fuzz target) |
 //! | `time.clock`, `time.date`, `time.weekday`, `time.diff`, `time.format`, `time.add_date` | the zone `"Local"` is an error: it is the machine's own zone, so the same request would decide differently on different hosts |
@@ -185,6 +186,12 @@ pub(crate) fn install(engine: &mut Engine) -> anyhow::Result<()> {
             _ => Err(anyhow::anyhow!("object.subset: expects two arguments")),
         }),
     )?;
+    #[cfg(feature = "regex")]
+    engine.add_extension(
+        "regex.template_match".into(),
+        4,
+        Box::new(|args: Vec<Value>| template_match(&args).map_err(|e| anyhow::anyhow!("regex.template_match: {e}"))),
+    )?;
     engine.add_extension(
         "rand.intn".into(),
         2,
@@ -195,6 +202,49 @@ pub(crate) fn install(engine: &mut Engine) -> anyhow::Result<()> {
         }),
     )?;
     Ok(())
+}
+
+/// The size limit regorus compiles `regex.*` patterns with (`REGEX_SIZE_LIMIT`).
+#[cfg(feature = "regex")]
+const REGEX_SIZE_LIMIT: usize = 100 * 1024;
+
+/// `regex.template_match(template, value, delimiter_start, delimiter_end)`: regorus
+/// 0.14.1's algorithm (`builtins/regex.rs`), the same result wherever regorus returns
+/// one, with its two panics made answers: a value too short for (or not sharing) the
+/// literal before a pattern is `false`; a start delimiter that runs into the end
+/// delimiter is an error.
+#[cfg(feature = "regex")]
+fn template_match(args: &[Value]) -> Result<Value, String> {
+    let string = |i: usize, what: &str| match args.get(i) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(format!("{what} must be a string")),
+    };
+    let (template, value) = (string(0, "the template")?, string(1, "the value")?);
+    let (open, close) = (string(2, "the start delimiter")?, string(3, "the end delimiter")?);
+    let (mut template, mut value) = (template.as_ref(), value.as_ref());
+    let (open, close) = (open.as_ref(), close.as_ref());
+    while let (Some(start), Some(end)) = (template.find(open), template.find(close)) {
+        if start >= end {
+            return Ok(Value::Undefined);
+        }
+        let (Some(pattern), Some(literal)) = (template.get(start + open.len()..end), template.get(..start)) else {
+            return Err("the start delimiter runs into the end delimiter".into());
+        };
+        if value.get(..start) != Some(literal) {
+            return Ok(Value::Bool(false));
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|_| format!("invalid regex `{pattern}`"))?;
+        value = value.get(start..).unwrap_or_default();
+        let Some(m) = re.find(value).filter(|m| m.start() == 0) else {
+            return Ok(Value::Bool(false));
+        };
+        value = value.get(m.end()..).unwrap_or_default();
+        template = template.get(end + close.len()..).unwrap_or_default();
+    }
+    Ok(Value::Bool(template == value))
 }
 
 fn integer(v: &Value) -> Option<i64> {
@@ -406,6 +456,44 @@ mod tests {
             ("object.subset([1, 2], {2})", true),
         ] {
             assert_eq!(eval(expr).unwrap(), Value::Bool(want), "{expr}");
+        }
+    }
+
+    /// regorus without jitgate's extensions.
+    #[cfg(feature = "regex")]
+    fn eval_plain(expr: &str) -> anyhow::Result<Value> {
+        let mut e = Engine::new();
+        e.add_policy("t.rego".into(), format!("package t\nx := {expr}\n"))?;
+        e.eval_rule("data.t.x".into())
+    }
+
+    #[test]
+    #[cfg(feature = "regex")]
+    fn template_match_agrees_with_regorus_and_answers_where_regorus_panics() {
+        // Where regorus answers, jitgate's version gives the same answer.
+        for expr in [
+            r#"regex.template_match("urn:foo:{.*}", "urn:foo:bar:baz", "{", "}")"#,
+            r#"regex.template_match("urn:foo.bar.com:{.*}", "urn:foo.bar.com:bar:baz", "{", "}")"#,
+            r#"regex.template_match("{[a-z]+}-x", "abc-x", "{", "}")"#,
+            r#"regex.template_match("{[a-z]+}-x", "abc-y", "{", "}")"#,
+            r#"regex.template_match("a<[0-9]+>b<[a-z]+>", "a12bcd", "<", ">")"#,
+            r#"regex.template_match("a<[0-9]+>b", "a12c", "<", ">")"#,
+            r#"regex.template_match("x}y{z", "x}y{z", "{", "}")"#,
+            r#"regex.template_match("plain", "plain", "{", "}")"#,
+            r#"regex.template_match("é{.}", "éa", "{", "}")"#,
+        ] {
+            assert_eq!(eval(expr).unwrap(), eval_plain(expr).unwrap(), "{expr}");
+        }
+        // Where regorus panics (found by the `builtins` fuzz target): answers.
+        for (expr, want) in [
+            (r#"regex.template_match("urn:foo:{.*}", "urn", "{", "}")"#, Some(false)),
+            (r#"regex.template_match("éé{.}", "é", "{", "}")"#, Some(false)),
+            (r#"regex.template_match("a{}b", "a", "{}", "}")"#, None),
+        ] {
+            match want {
+                Some(b) => assert_eq!(eval(expr).unwrap(), Value::Bool(b), "{expr}"),
+                None => assert!(eval(expr).is_err(), "{expr}"),
+            }
         }
     }
 
