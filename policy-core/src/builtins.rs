@@ -233,10 +233,7 @@ fn template_match(args: &[Value]) -> Result<Value, String> {
         if value.get(..start) != Some(literal) {
             return Ok(Value::Bool(false));
         }
-        let re = regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|_| format!("invalid regex `{pattern}`"))?;
+        let re = compiled_regex(pattern)?;
         value = value.get(start..).unwrap_or_default();
         let Some(m) = re.find(value).filter(|m| m.start() == 0) else {
             return Ok(Value::Bool(false));
@@ -390,6 +387,39 @@ fn check_no_local_zone(args: &[Value]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// How many compiled `regex.template_match` patterns a thread keeps (a policy's
+/// templates are few; past this the cache starts over).
+#[cfg(feature = "regex")]
+const REGEX_CACHE_ENTRIES: usize = 64;
+
+#[cfg(feature = "regex")]
+thread_local! {
+    /// Compiled `regex.template_match` patterns, so a request does not compile them
+    /// again (regorus caches its own the same way).
+    static REGEX_CACHE: RefCell<std::collections::BTreeMap<String, regex::Regex>> =
+        const { RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// `pattern` compiled as regorus compiles `regex.*` patterns (its size limit), cached.
+#[cfg(feature = "regex")]
+fn compiled_regex(pattern: &str) -> Result<regex::Regex, String> {
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.try_borrow_mut().map_err(|_| "re-entered".to_owned())?;
+        if let Some(re) = cache.get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|_| format!("invalid regex `{pattern}`"))?;
+        if cache.len() >= REGEX_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(pattern.to_owned(), re.clone());
+        Ok(re)
+    })
 }
 
 /// `time.format(x)`: no `"Local"` zone, and a layout (`[ns, zone, layout]`) in ASCII

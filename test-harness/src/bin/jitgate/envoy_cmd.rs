@@ -10,7 +10,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -330,17 +330,6 @@ fn find_envoy(arg: Option<PathBuf>) -> Result<PathBuf> {
     })
 }
 
-/// The configuration as it is embedded: the file's text, or with `--policy` files the
-/// merged document.
-fn config_text(path: &Path, policies: &[PathBuf]) -> Result<String> {
-    if policies.is_empty() {
-        return files::read_text(path);
-    }
-    let mut value = files::read_json(path)?;
-    files::add_policy_files(&mut value, path, policies)?;
-    Ok(serde_json::to_string_pretty(&value)?)
-}
-
 /// Asks the admin interface whether Envoy is ready (`GET /ready` → 200).
 fn ready(admin: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&admin, Duration::from_millis(200)) else {
@@ -419,12 +408,12 @@ fn print_try_lines(config: &Config, plan: &Plan) {
 
 /// Runs `jitgate envoy`.
 pub fn run(args: EnvoyArgs) -> Result<(), Failure> {
-    let config = files::load_config(&args.config, &args.policies)?;
+    let (config, config_text) = files::load_config_text(&args.config, &args.policies)?;
     // Compiles the policy too, so a bad module is named here rather than in Envoy's log.
     let gate = files::gate(config.clone(), &args.config)?;
     drop(gate);
     let plan = Plan {
-        config_text: config_text(&args.config, &args.policies)?,
+        config_text,
         listen: socket_addr("--listen", &args.listen)?,
         admin: socket_addr("--admin", &args.admin)?,
         upstream: HostPort::parse("--upstream", &args.upstream)?,

@@ -25,22 +25,28 @@ pub fn read_json(path: &Path) -> Result<Value> {
 /// Loads a plugin configuration; each `--policy FILE.rego` adds (or replaces) the
 /// module named after the file.
 pub fn load_config(path: &Path, policies: &[PathBuf]) -> Result<Config> {
-    let text = read_text(path)?;
-    let config = if policies.is_empty() {
-        Config::from_json_str(&text)
-    } else {
+    load_config_text(path, policies).map(|(config, _)| config)
+}
+
+/// [`load_config`], with the text the configuration was parsed from: the file's, or
+/// with `--policy` files the merged document's (read once, so what is checked is what
+/// a caller passes on).
+pub fn load_config_text(path: &Path, policies: &[PathBuf]) -> Result<(Config, String)> {
+    let mut text = read_text(path)?;
+    if !policies.is_empty() {
         // Strict, like `Config::from_json_str`: a duplicate member is an error here too.
         let mut value = jitgate_core::json::parse_strict(text.as_bytes())
             .map_err(|e| anyhow!("`{}` is not a valid configuration: {e}", path.display()))?;
         add_policy_files(&mut value, path, policies)?;
-        Config::from_json(value)
-    };
-    config.map_err(|e| anyhow!("`{}`: {e}", path.display()))
+        text = serde_json::to_string_pretty(&value)?;
+    }
+    let config = Config::from_json_str(&text).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+    Ok((config, text))
 }
 
 /// Adds each `--policy FILE.rego` to the configuration document's `policy.modules`,
 /// named after the file (replacing a module of that name).
-pub fn add_policy_files(config: &mut Value, path: &Path, policies: &[PathBuf]) -> Result<()> {
+fn add_policy_files(config: &mut Value, path: &Path, policies: &[PathBuf]) -> Result<()> {
     let modules = config
         .pointer_mut("/policy/modules")
         .and_then(Value::as_object_mut)
