@@ -65,10 +65,43 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+_HANDED_OUT: set[int] = set()
+_PORT_LOCK = threading.Lock()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nothing listens on, never the same one twice in this process.
+
+    Asking the kernel for port 0 and closing the socket is not enough: the kernel may
+    give the same port again (two Envoys, or an Envoy's listener and its admin, then
+    clash), and the port sits in the ephemeral range, where any outgoing connection
+    may take it before Envoy binds it. So the port comes from below that range, is
+    checked free by binding it, and is remembered."""
+    import random
+
+    low, _ = _ephemeral_range()
+    first, last = (10000, low - 1) if low > 11000 else (low, 65535)
+    with _PORT_LOCK:
+        for _ in range(1000):
+            port = random.randint(first, last)
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free loopback port found in 1000 tries")
 
 
 # --- the upstream --------------------------------------------------------------------
@@ -291,10 +324,16 @@ class Envoy:
         self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0, rebinds: int = 2) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                # Another process took one of our ports between picking and binding:
+                # pick new ones and start again (nothing has used the old ones yet).
+                if rebinds > 0 and "Address already in use" in self.log_tail():
+                    self.port, self.admin_port = free_port(), free_port()
+                    self.spawn()
+                    return self.wait_ready(max(deadline - time.monotonic(), 1.0), rebinds - 1)
                 raise RuntimeError(f"{self.name}: Envoy exited ({self.proc.returncode}) before it was ready:\n{self.log_tail()}")
             try:
                 r = request(self.admin_port, "GET", "/ready", timeout=2)
