@@ -43,9 +43,7 @@ def to_secs(v):
 
 
 def load_vectors() -> dict:
-    """decisions.json: the public keys are already in `config`; `keys` is [{kid, jwk}]."""
-    doc = json.loads(VECTORS.read_text(encoding="utf-8"))
-    return {"config": doc["config"], "keys": {k["kid"]: k["jwk"] for k in doc["keys"]}, "scenarios": doc["cases"]}
+    return load(VECTORS)
 
 
 def load_any(name: str) -> dict:
@@ -53,21 +51,24 @@ def load_any(name: str) -> dict:
 
 
 def load(path: Path) -> dict:
-    """The scenario file with its configuration completed as `jitgate test` does:
-    policy_files become modules, the keys' public halves join their issuers' jwks."""
+    """A case file (testkit/README.md) with its configuration completed as the test
+    kit does: policy_files become modules, and a key with an `issuer` joins that
+    issuer's jwks (public half)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     cfg = doc["config"]
-    modules = cfg.setdefault("policy", {}).setdefault("modules", {})
-    for name in doc.get("policy_files", []):
-        modules[name.rsplit("/", 1)[-1]] = (path.parent / name).read_text(encoding="utf-8")
+    if doc.get("policy_files"):
+        modules = cfg.setdefault("policy", {}).setdefault("modules", {})
+        for name in doc["policy_files"]:
+            modules[name.rsplit("/", 1)[-1]] = (path.parent / name).read_text(encoding="utf-8")
     keys = {}
     for entry in doc.get("keys", []):
         jwk = entry["jwk"]
-        public = {k: v for k, v in jwk.items() if k != "d"}
-        issuer = next(i for i in cfg["issuers"] if i["issuer"] == entry["issuer"])
-        issuer.setdefault("jwks", {"keys": []})["keys"].append(public)
-        keys[jwk["kid"]] = jwk
-    return {"config": cfg, "keys": keys, "scenarios": doc["scenarios"]}
+        if "issuer" in entry:
+            public = {k: v for k, v in jwk.items() if k != "d"}
+            issuer = next(i for i in cfg["issuers"] if i["issuer"] == entry["issuer"])
+            issuer.setdefault("jwks", {"keys": []})["keys"].append(public)
+        keys[entry.get("kid", jwk.get("kid"))] = jwk
+    return {"config": cfg, "keys": keys, "scenarios": doc["cases"]}
 
 
 # Single cases that stay in the harness: (file, case) -> why.

@@ -677,7 +677,7 @@ async fn decide(
                 let active = keys.active().ok_or_else(|| ApiError::internal("no active key"))?;
                 (
                     active.kid.clone(),
-                    jitgate_core::mint::mint(&claims, &active.key, &active.kid),
+                    jitgate_mint::mint(&claims, &active.key, &active.kid),
                 )
             };
             db::set_issued(&mut tx, &id, &jti, &token, now, now, exp, idx).await?;

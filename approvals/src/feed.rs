@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use jitgate_core::jws::b64url_encode;
-use jitgate_core::mint::SigningKey;
+use jitgate_mint::SigningKey;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -101,7 +101,7 @@ pub fn if_none_match(header: &str, etag: &str) -> bool {
 /// A compact JWS of `payload` with header `{alg, typ, kid}` (the core's signer of
 /// feed documents).
 pub fn sign_document(typ: &str, payload: &Value, key: &SigningKey, kid: &str) -> String {
-    jitgate_core::mint::sign_document(typ, payload, key, kid)
+    jitgate_mint::sign_document(typ, payload, key, kid)
 }
 
 /// The status list bytes for `revoked` indexes in list `n` (1 bit per entry, index 0

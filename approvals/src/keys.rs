@@ -10,8 +10,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use jitgate_core::jws::b64url_encode;
-use jitgate_core::mint::SigningKey;
 use jitgate_core::Algorithm;
+use jitgate_mint::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};

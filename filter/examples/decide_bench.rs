@@ -14,9 +14,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::{Algorithm, Gate, Request};
 use jitgate_filter::{Filter, Host, HostError, Level, Metrics, Shared, Verdict};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::json;
 
 /// A host that holds one request in memory and does the least work per call.

@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_filter::Verdict;
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 fn deploy_file(name: &str) -> String {

@@ -11,7 +11,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use jitgate_core::jws::Algorithm;
-use jitgate_core::mint::{sign_raw, SigningKey};
+use jitgate_mint::{sign_raw, SigningKey};
 
 #[path = "../../policy-core/tests/fuzz_checks/mod.rs"]
 pub mod checks;

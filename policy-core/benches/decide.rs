@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use criterion::Criterion;
 use jitgate_core::input::{self, InputParts, TokenView};
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::{Algorithm, Gate, Request};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 const NOW_S: i64 = 1_795_687_200;

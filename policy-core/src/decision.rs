@@ -165,6 +165,20 @@ pub struct Forward {
     pub response_headers: Vec<(String, String)>,
 }
 
+impl Forward {
+    /// `headers` as the upstream receives them: the removals (case-insensitive), then
+    /// the additions, each replacing any header of its name. Hosts without a header
+    /// map of their own (the CLI, the test kit) forward with this; the filter makes
+    /// the same changes through the proxy-wasm calls.
+    pub fn apply_to(&self, headers: &mut Vec<(String, String)>) {
+        headers.retain(|(name, _)| !self.remove_headers.iter().any(|r| r.eq_ignore_ascii_case(name)));
+        for (name, value) in &self.add_headers {
+            headers.retain(|(have, _)| !have.eq_ignore_ascii_case(name));
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+}
+
 /// What to do with the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -331,5 +345,35 @@ impl Decision {
             "approval": approval,
             "audit": self.audit.to_json(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_removes_then_replaces_case_insensitively() {
+        let forward = Forward {
+            remove_headers: vec!["x-jit-approval".into(), "x-jit-subject".into()],
+            add_headers: vec![
+                ("x-jit-subject".into(), "alice".into()),
+                ("x-jit-role".into(), "dev".into()),
+            ],
+            response_headers: vec![],
+        };
+        let mut headers = vec![
+            ("Host".into(), "db".into()),
+            ("X-JIT-Approval".into(), "token".into()),
+            ("x-jit-subject".into(), "mallory".into()),
+            ("X-Jit-Role".into(), "admin".into()),
+        ];
+        forward.apply_to(&mut headers);
+        let want: Vec<(String, String)> = vec![
+            ("Host".into(), "db".into()),
+            ("x-jit-subject".into(), "alice".into()),
+            ("x-jit-role".into(), "dev".into()),
+        ];
+        assert_eq!(headers, want);
     }
 }

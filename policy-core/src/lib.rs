@@ -17,8 +17,8 @@
 //!
 //! Features: `time`, `glob`, `regex`, `encoding`, `semver` add Rego builtins (`full`
 //! has them all); `std` and `net` need a host with std on wasm32 (WASI or JS);
-//! `coverage` enables Rego coverage reports; `mint` (default) signs tokens for tests
-//! and tools.
+//! `coverage` enables Rego coverage reports. The crate only verifies: tokens and
+//! feed documents are signed by `jitgate-mint`.
 
 // Lints, each for a reason:
 // - no `unsafe`: nothing here needs it, and the crate parses untrusted tokens;
@@ -42,8 +42,6 @@ pub mod input;
 pub mod json;
 pub mod jwks;
 pub mod jws;
-#[cfg(feature = "mint")]
-pub mod mint;
 pub mod policy;
 pub mod request;
 pub mod timefmt;

@@ -251,7 +251,7 @@ fn time_now_ns_in_the_policy_is_the_now_given_to_decide() {
 fn unverified_claims_never_reach_the_policy() {
     let policy = "package access.jit\nallow if not input.approval\nallow if not input.requester\n";
     let g = gate(&config_with(policy));
-    let forged = jitgate_core::mint::mint(&claims(), &stranger_key(), "ed1");
+    let forged = jitgate_mint::mint(&claims(), &stranger_key(), "ed1");
     let d = g.decide(&request_with(&forged), NOW);
     // The policy allowed because approval is absent (the token failed).
     assert!(d.allow);
@@ -385,7 +385,7 @@ fn audit_record_has_every_field() {
     assert_eq!(a["request_id"], "rid-9");
     // A failed token: detail explains, subject stays empty (claims were not verified).
     let d = g.decide(
-        &request_with(&jitgate_core::mint::mint(&claims(), &stranger_key(), "ed1")),
+        &request_with(&jitgate_mint::mint(&claims(), &stranger_key(), "ed1")),
         NOW,
     );
     assert_eq!(d.audit.subject, None);

@@ -75,7 +75,7 @@ fn committed_fuzz_inputs_do_not_panic() {
 #[test]
 #[ignore = "writes fuzz/corpus; run by hand"]
 fn write_seed_corpora() {
-    use jitgate_core::mint::{mint_spec, Corpus, Keyring, SigningKey};
+    use jitgate_testkit::CaseFile;
     use serde_json::{json, Value};
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -92,7 +92,7 @@ fn write_seed_corpora() {
     };
 
     // token and request: the decision vectors and the shipped policies' scenarios.
-    let decisions = Corpus::from_json(fuzz_checks::DECISIONS).unwrap();
+    let decisions = CaseFile::from_json(fuzz_checks::DECISIONS).unwrap();
     for (i, case) in decisions.cases.iter().enumerate() {
         if let Some(token) = &case.token {
             write("token", (i % 16) as u8, token.as_bytes());
@@ -104,18 +104,10 @@ fn write_seed_corpora() {
         write("request", 0, request.to_string().as_bytes());
     }
     for (n, text) in fuzz_checks::SCENARIOS.iter().enumerate() {
-        let doc: Value = serde_json::from_str(text).unwrap();
-        let mut keys = Keyring::new();
-        for key in doc["keys"].as_array().unwrap() {
-            let jwk = &key["jwk"];
-            keys.insert(
-                jwk["kid"].as_str().unwrap().to_owned(),
-                SigningKey::from_jwk(jwk).unwrap(),
-            );
-        }
-        for scenario in doc["scenarios"].as_array().unwrap().iter().take(6) {
-            let mut request = scenario["request"].clone();
-            if let Some(token) = mint_spec(&scenario["token"], &keys).unwrap() {
+        let file = CaseFile::from_json_in(text, &root.join("policies")).unwrap();
+        for scenario in file.cases.iter().take(6) {
+            let mut request = scenario.request.clone();
+            if let Some(token) = scenario.token.clone() {
                 if request.get("headers").is_none() {
                     request["headers"] = json!({});
                 }

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::trust::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
 use jitgate_core::{Algorithm, FeedErrorCode, Gate};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 const LIST_URI: &str = "https://approvals.example.com/v1/status-lists/0";

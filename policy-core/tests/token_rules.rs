@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use jitgate_core::jws::b64url_encode;
-use jitgate_core::mint;
+use jitgate_mint as mint;
 use serde_json::{json, Value};
 
 fn with(mut claims: Value, path: &[&str], value: Value) -> Value {

@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::{Algorithm, Gate, Request};
 use jitgate_harness::jitgate::envoy_request;
 use jitgate_harness::{FilterModule, Host};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::json;
 
 const NOW_S: i64 = 1_795_687_200;

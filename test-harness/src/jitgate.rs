@@ -89,3 +89,48 @@ pub fn audit_records(host: &Host) -> Vec<Value> {
 pub fn last_audit(host: &Host) -> Option<Value> {
     audit_records(host).pop()
 }
+
+/// The filter in this host decides test-kit cases, as Envoy would: the status is the
+/// local response's, or the audit record's when the request went upstream (a dry run
+/// forwards denials); the reason and policy reason are the audit record's.
+impl jitgate_testkit::Decider for Host {
+    fn decide(&mut self, request: &jitgate_core::Request, now_ns: i64) -> Result<jitgate_testkit::Observed, String> {
+        let outcome = self
+            .request(envoy_request(request, now_ns))
+            .map_err(|e| format!("filter: {e}"))?;
+        let audit = last_audit(self).ok_or("the filter logged no audit record")?;
+        let status = audit
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or("the audit record has no `status`")?;
+        let upstream = match &outcome {
+            crate::Outcome::Forwarded { headers, .. } => Some(
+                headers
+                    .iter()
+                    .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+                    .collect(),
+            ),
+            crate::Outcome::LocalResponse { status: sent, .. } => {
+                if u32::from(status) != *sent {
+                    return Err(format!(
+                        "local response status {sent} differs from the audit record's {status}"
+                    ));
+                }
+                None
+            }
+            other => return Err(format!("the filter neither forwarded nor answered: {other:?}")),
+        };
+        Ok(jitgate_testkit::Observed {
+            allow: audit.get("allow") == Some(&Value::Bool(true)),
+            status,
+            reason: audit
+                .get("reason")
+                .and_then(Value::as_str)
+                .ok_or("the audit record has no `reason`")?
+                .to_owned(),
+            policy_reason: audit.get("policy_reason").and_then(Value::as_str).map(str::to_owned),
+            upstream,
+        })
+    }
+}

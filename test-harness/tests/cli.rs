@@ -332,7 +332,7 @@ fn filter_path() -> String {
 #[test]
 fn shared_vectors_through_eval_and_run() {
     let corpus =
-        jitgate_core::mint::Corpus::from_json(include_str!("../../policy-core/tests/vectors/decisions.json")).unwrap();
+        jitgate_testkit::CaseFile::from_json(include_str!("../../policy-core/tests/vectors/decisions.json")).unwrap();
     let config = write(&tmp("vectors-config.json"), &corpus.config);
     let filter = filter_path();
     let mut failures = Vec::new();
@@ -360,26 +360,20 @@ fn shared_vectors_through_eval_and_run() {
         let run = stdout_json(&jitgate(
             &[&["run", "--filter", filter.as_str()], common.as_slice()].concat(),
         ));
-        let status = |v: &Value| u16::try_from(v.as_u64().unwrap_or(0)).unwrap_or(0);
-        failures.extend(
-            case.mismatch(
-                eval["allow"] == true,
-                status(&eval["status"]),
-                eval["reason"].as_str().unwrap_or_default(),
-                eval["policy_reason"].as_str(),
-            )
-            .map(|m| format!("[eval] {m}")),
-        );
+        let observed = |v: &Value| jitgate_testkit::Observed {
+            allow: v["allow"] == true,
+            status: u16::try_from(v["status"].as_u64().unwrap_or(0)).unwrap_or(0),
+            reason: v["reason"].as_str().unwrap_or_default().to_owned(),
+            policy_reason: v["policy_reason"].as_str().map(str::to_owned),
+            upstream: None,
+        };
         let audit = &run["audit"];
-        failures.extend(
-            case.mismatch(
-                audit["allow"] == true,
-                status(&audit["status"]),
-                audit["reason"].as_str().unwrap_or_default(),
-                audit["policy_reason"].as_str(),
-            )
-            .map(|m| format!("[run] {m}")),
-        );
+        for (label, got) in [("eval", observed(&eval)), ("run", observed(audit))] {
+            let lines = case.expect.mismatches(&got);
+            if !lines.is_empty() {
+                failures.push(format!("[{label}] {}: {}", case.name, lines.join("; ")));
+            }
+        }
         // What the filter did must match its decision: forwarded exactly when allowed.
         let forwarded = run["action"] == "forwarded";
         if forwarded != (audit["allow"] == true) || (!forwarded && run["status"] != audit["status"]) {

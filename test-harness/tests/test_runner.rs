@@ -160,7 +160,7 @@ fn file_errors_exit_2_with_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("missing-key.scenarios.json`: `keys[0]`: `jwk_file`: cannot read")
+        err.contains("missing-key.scenarios.json`: `keys[0].jwk_file`: cannot read")
             && err.contains("missing.private.jwk"),
         "{err}"
     );

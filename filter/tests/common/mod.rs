@@ -7,9 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::Algorithm;
 use jitgate_filter::{Filter, Host, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 /// 2026-11-26T10:00:00Z in seconds.

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 #![allow(dead_code)]
 
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::{Algorithm, Decision, Gate, Request};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 /// 2026-11-26T10:00:00Z in seconds.

@@ -18,10 +18,11 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use jitgate_core::mint::{Corpus, SigningKey};
 use jitgate_core::policy::{interpret, load_modules, PolicyOutcome};
 use jitgate_core::regorus::{Engine, Value};
 use jitgate_core::{Action, Fault, Gate, Request, RequestFacts, TokenStatus};
+use jitgate_mint::SigningKey;
+use jitgate_testkit::CaseFile;
 
 /// The shared decision vectors: the token target's configuration and keys.
 pub const DECISIONS: &str = include_str!("../vectors/decisions.json");
@@ -118,7 +119,7 @@ thread_local! {
 }
 
 fn token_fixture() -> TokenFixture {
-    let corpus = Corpus::from_json(DECISIONS).expect("decision vectors");
+    let corpus = CaseFile::from_json(DECISIONS).expect("decision vectors");
     let mut gate = Gate::new(&corpus.config.to_string()).expect("the vectors' configuration");
     gate.set_cache_bounds(0, 0);
     TokenFixture {
@@ -140,7 +141,7 @@ pub fn with_token_fixture<R>(f: impl FnOnce(&TokenFixture) -> R) -> R {
 }
 
 fn profiles() -> Vec<Profile> {
-    let corpus = Corpus::from_json(DECISIONS).expect("decision vectors");
+    let corpus = CaseFile::from_json(DECISIONS).expect("decision vectors");
     let jwks = corpus.config["issuers"][0]["jwks"].clone();
     let mut configs = vec![("decisions", corpus.config.clone())];
     for ((name, text), scenarios) in SHIPPED_CONFIGS.iter().zip(SCENARIOS) {
@@ -190,7 +191,7 @@ pub fn with_profiles<R>(f: impl FnOnce(&[Profile]) -> R) -> R {
 
 /// The configurations the config target starts from (valid, each).
 pub fn base_configs() -> Vec<String> {
-    let mut configs = vec![Corpus::from_json(DECISIONS)
+    let mut configs = vec![CaseFile::from_json(DECISIONS)
         .expect("decision vectors")
         .config
         .to_string()];
@@ -627,8 +628,8 @@ pub const TARGETS: &[&str] = &["token", "config", "request", "policy_result", "b
 /// the trusted `kid`. Installing never panics, an attacker's document is never
 /// installed, and the gate still decides afterwards.
 fn feed(selector: u8, rest: &[u8]) {
-    use jitgate_core::mint::sign_raw;
     use jitgate_core::trust::{KEY_SET_TYPE, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
+    use jitgate_mint::sign_raw;
     const ISSUER: &str = "https://approvals.example.com";
     const LIST: &str = "https://approvals.example.com/v1/status-lists/0";
     thread_local! {
@@ -663,7 +664,7 @@ fn feed(selector: u8, rest: &[u8]) {
     }
     let _ = gate.confirm_current(ISSUER, None, now);
     let _ = gate.trust_status(now);
-    let token = jitgate_core::mint::mint(
+    let token = jitgate_mint::mint(
         &serde_json::json!({"iss": ISSUER, "sub": "a", "aud": "db-gateway", "iat": now / 1_000_000_000 - 10,
                             "nbf": now / 1_000_000_000 - 10, "exp": now / 1_000_000_000 + 60, "jti": "j",
                             "jit": {"resource": "r"},

@@ -5,11 +5,11 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::timefmt::rfc3339_from_ns;
 use jitgate_core::{Algorithm, Config, Decision, Request};
 use jitgate_harness::jitgate::{envoy_request, last_audit};
 use jitgate_harness::{FilterModule, Host, Outcome};
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
 use crate::files;

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use jitgate_core::jws::{b64url_decode, CompactJws};
-use jitgate_core::mint::{self, SigningKey};
 use jitgate_core::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
 use jitgate_core::trust::{
     KEY_SET_TYPE, MAX_DOCUMENT_BYTES, MAX_STATUS_LIST_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE,
 };
+use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Map, Value};
 
 use crate::feed::state_json;

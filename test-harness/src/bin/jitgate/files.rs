@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _, Result};
-use jitgate_core::mint::SigningKey;
 use jitgate_core::timefmt::parse_time_ns;
 use jitgate_core::{Config, Gate, Request};
+use jitgate_mint::SigningKey;
 use serde_json::Value;
 
 /// Reads a file as text; `-` reads standard input.

@@ -1,13 +1,14 @@
-//! Signing approval tokens: for tests, the `jitgate token` command and demos.
-//!
-//! An approval service would do this; jitgate itself only verifies. Keys come in as
-//! bytes or JWKs (the core draws no randomness: `jitgate token keygen` does).
+#![doc = include_str!("../README.md")]
+// Keys and claims come from files and API calls: errors are values, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![forbid(unsafe_code)]
 
 use serde_json::{Map, Value};
 
-use crate::jwks::{parse_jwk, Key, KeyMaterial};
-use crate::jws::{b64url_decode, b64url_encode, Algorithm};
-use crate::token::TOKEN_TYPE;
+use jitgate_core::jwks::{parse_jwk, Key, KeyMaterial};
+use jitgate_core::jws::{b64url_decode, b64url_encode};
+use jitgate_core::token::TOKEN_TYPE;
+use jitgate_core::Algorithm;
 
 /// A private key that signs tokens.
 #[derive(Clone)]
@@ -146,8 +147,8 @@ pub fn mint(claims: &Value, key: &SigningKey, kid: &str) -> String {
 }
 
 /// Signs a live-trust feed document (docs/live-trust.md): `payload` under the header
-/// `{"alg", "typ", "kid"}` (`typ` one of [`crate::trust::REVOCATIONS_TYPE`],
-/// [`crate::trust::STATUS_LIST_TYPE`], [`crate::trust::KEY_SET_TYPE`]).
+/// `{"alg", "typ", "kid"}` (`typ` one of [`jitgate_core::trust::REVOCATIONS_TYPE`],
+/// [`jitgate_core::trust::STATUS_LIST_TYPE`], [`jitgate_core::trust::KEY_SET_TYPE`]).
 pub fn sign_document(typ: &str, payload: &Value, key: &SigningKey, kid: &str) -> String {
     let mut header = Map::new();
     header.insert("alg".into(), key.alg().as_str().into());
@@ -173,167 +174,19 @@ pub fn status_list_lst(bits: u8, statuses: &[u8]) -> Option<String> {
     Some(b64url_encode(&miniz_oxide::deflate::compress_to_vec_zlib(&bytes, 9)))
 }
 
-/// A named set of signing keys (kid → key).
-pub type Keyring = std::collections::BTreeMap<String, SigningKey>;
-
-/// Turns `iat`, `nbf` and `exp` given as RFC 3339 strings into integer seconds (test
-/// files write times readably); integers and other values are left as they are.
+/// Turns `iat`, `nbf` and `exp` given as RFC 3339 text into integer seconds (claims
+/// files and test files write times readably); other values are left as they are.
 pub fn normalize_claim_times(claims: &mut Value) -> Result<(), KeyError> {
     for name in ["iat", "nbf", "exp"] {
         if let Some(Value::String(text)) = claims.get(name) {
-            let ns = crate::timefmt::parse_time_ns(text)
+            let ns = jitgate_core::timefmt::parse_time_ns(text)
                 .ok_or_else(|| KeyError(format!("claim `{name}`: `{text}` is not RFC 3339 or integer seconds")))?;
-            claims[name] = Value::from(ns.div_euclid(1_000_000_000));
+            if let Some(slot) = claims.get_mut(name) {
+                *slot = Value::from(ns.div_euclid(1_000_000_000));
+            }
         }
     }
     Ok(())
-}
-
-/// Mints the token a test file describes: `null` (no token), `{"raw": "…"}` (used as
-/// is), or `{"key": kid, "header": {overrides}?, "claims": {…}}` signed by `keys[kid]`
-/// with the standard approval header plus the overrides (a `null` override removes
-/// the member).
-pub fn mint_spec(spec: &Value, keys: &Keyring) -> Result<Option<String>, KeyError> {
-    let obj = match spec {
-        Value::Null => return Ok(None),
-        Value::Object(obj) => obj,
-        _ => {
-            return Err(KeyError(
-                "a token must be null, {\"raw\"} or {\"key\", \"claims\"}".into(),
-            ))
-        }
-    };
-    if let Some(raw) = obj.get("raw") {
-        return raw
-            .as_str()
-            .map(|s| Some(s.to_owned()))
-            .ok_or_else(|| KeyError("`raw` must be a string".into()));
-    }
-    let kid = obj
-        .get("key")
-        .and_then(Value::as_str)
-        .ok_or_else(|| KeyError("`key` must name a key".into()))?;
-    let key = keys
-        .get(kid)
-        .ok_or_else(|| KeyError(format!("no key `{kid}` in `keys`")))?;
-    let mut claims = obj
-        .get("claims")
-        .cloned()
-        .ok_or_else(|| KeyError("`claims` is required".into()))?;
-    normalize_claim_times(&mut claims)?;
-    let mut header = approval_header(key, kid);
-    match obj.get("header") {
-        None => {}
-        Some(Value::Object(overrides)) => {
-            for (name, value) in overrides {
-                if value.is_null() {
-                    header.remove(name);
-                } else {
-                    header.insert(name.clone(), value.clone());
-                }
-            }
-        }
-        Some(_) => return Err(KeyError("`header` must be an object".into())),
-    }
-    Ok(Some(sign(&header, &claims, key)))
-}
-
-/// One case of a decision-vector corpus, its token minted.
-#[derive(Debug, Clone)]
-pub struct VectorCase {
-    /// What the case is about.
-    pub name: String,
-    /// The decision time, ns since the epoch (`now`: RFC 3339 or integer seconds).
-    pub now_ns: i64,
-    /// The request as the corpus writes it (`{"method", "path", "headers", "source"}`).
-    pub request: Value,
-    /// The token to send, if any, minted from the case's `token` spec.
-    pub token: Option<String>,
-    /// What every host must decide: `allow`, `status`, `reason`, optionally `policy_reason`.
-    pub expect: Value,
-}
-
-impl VectorCase {
-    /// The core request, with the token (if any) in `header`.
-    pub fn core_request(&self, header: &str) -> Result<crate::Request, crate::RequestError> {
-        let mut request = crate::Request::from_json(self.request.clone())?;
-        if let Some(token) = &self.token {
-            request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
-            request.headers.push((header.to_owned(), token.clone()));
-        }
-        Ok(request)
-    }
-
-    /// `None` when `got` (`allow`, `status`, `reason`, `policy_reason`) is what the case
-    /// expects, else a line saying what differs.
-    pub fn mismatch(&self, allow: bool, status: u16, reason: &str, policy_reason: Option<&str>) -> Option<String> {
-        let want = &self.expect;
-        let same = want.get("allow") == Some(&Value::Bool(allow))
-            && want.get("status").and_then(Value::as_u64) == Some(u64::from(status))
-            && want.get("reason").and_then(Value::as_str) == Some(reason)
-            && want.get("policy_reason").is_none_or(|p| p.as_str() == policy_reason);
-        (!same).then(|| {
-            format!(
-                "{}: want {want}, got allow={allow} status={status} reason={reason}",
-                self.name
-            )
-        })
-    }
-}
-
-/// A decision-vector corpus — one file, decided alike by every host:
-/// `{"config": {…DESIGN §6…}, "keys": [{"kid", "jwk": {private JWK}}], "cases": [{"name",
-/// "now", "token": null | {"raw"} | {"key", "header"?, "claims"}, "request", "expect"}]}`.
-#[derive(Debug, Clone)]
-pub struct Corpus {
-    /// The plugin configuration every case is decided with.
-    pub config: Value,
-    /// The signing keys (TEST-ONLY).
-    pub keys: Keyring,
-    /// The cases, tokens minted.
-    pub cases: Vec<VectorCase>,
-}
-
-impl Corpus {
-    /// Reads a corpus and mints its tokens.
-    pub fn from_json(text: &str) -> Result<Self, KeyError> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| KeyError(format!("corpus: {e}")))?;
-        let mut keys = Keyring::new();
-        for entry in doc.get("keys").and_then(Value::as_array).into_iter().flatten() {
-            let kid = entry
-                .get("kid")
-                .and_then(Value::as_str)
-                .ok_or_else(|| KeyError("corpus key without `kid`".into()))?;
-            let jwk = entry
-                .get("jwk")
-                .ok_or_else(|| KeyError(format!("corpus key `{kid}` without `jwk`")))?;
-            keys.insert(kid.to_owned(), SigningKey::from_jwk(jwk)?);
-        }
-        let mut cases = Vec::new();
-        for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
-            let name = case.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let now_ns = match case.get("now") {
-                Some(Value::Number(n)) => n.as_i64().and_then(|s| s.checked_mul(1_000_000_000)),
-                Some(Value::String(t)) => crate::timefmt::parse_time_ns(t),
-                _ => None,
-            }
-            .ok_or_else(|| KeyError(format!("case `{name}`: `now` is not RFC 3339 or integer seconds")))?;
-            let token = mint_spec(case.get("token").unwrap_or(&Value::Null), &keys)
-                .map_err(|e| KeyError(format!("case `{name}`: {}", e.0)))?;
-            cases.push(VectorCase {
-                name,
-                now_ns,
-                request: case.get("request").cloned().unwrap_or(Value::Null),
-                token,
-                expect: case.get("expect").cloned().unwrap_or(Value::Null),
-            });
-        }
-        let config = doc
-            .get("config")
-            .cloned()
-            .ok_or_else(|| KeyError("corpus without `config`".into()))?;
-        Ok(Self { config, keys, cases })
-    }
 }
 
 #[cfg(test)]
