@@ -35,7 +35,7 @@ filter: setup
 	bash filter/build.sh --no-check  # the import check runs with the Rust tests
 
 jitgate: setup
-	$(CARGO) build --profile cli --locked -p jitgate-harness --bin jitgate
+	$(CARGO) build --profile cli --locked -p jitgate-cli --bin jitgate
 
 # The demo in a real Envoy 1.40 (e2e/demo.py); only when Envoy cannot be installed, the
 # harness (wasmtime) instead, and it says so.
@@ -71,6 +71,7 @@ filter-trap: setup
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p jitgate-cli --no-default-features -- -D warnings
 
 # The core builds for both wasm targets with its default features (no JS host, no WASI).
 build-core-wasm: setup

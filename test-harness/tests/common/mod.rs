@@ -74,43 +74,9 @@ pub fn wat_module(text: &str) -> Result<FilterModule, jitgate_harness::Error> {
     FilterModule::from_bytes(&bytes)
 }
 
-/// The jitgate filter `.wasm`: `$JITGATE_FILTER` (what `make test` builds and optimizes,
-/// as shipped), else built here with `cargo build -p jitgate-filter --target wasm32-wasip1
-/// --profile wasm-filter` (without wasm-opt). Built at most once per test binary.
+/// The jitgate filter `.wasm` (the test kit's [`jitgate_testkit::filter_wasm`]).
 pub fn jitgate_filter_path() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Some(p) = std::env::var_os("JITGATE_FILTER") {
-            return PathBuf::from(p);
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let workspace = manifest_dir().join("..");
-        let output = Command::new(cargo)
-            .current_dir(&workspace)
-            .args([
-                "build",
-                "-p",
-                "jitgate-filter",
-                "--target",
-                "wasm32-wasip1",
-                "--profile",
-                "wasm-filter",
-            ])
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo to build the filter: {e}"));
-        assert!(
-            output.status.success(),
-            "building the filter failed (rustup target add wasm32-wasip1?):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"));
-        target.join("wasm32-wasip1/wasm-filter/jitgate_filter.wasm")
-    })
+    jitgate_testkit::filter_wasm()
 }
 
 /// The jitgate filter module ([`jitgate_filter_path`]), compiled once per test binary.

@@ -79,6 +79,7 @@ pub fn gate(config: Config, path: &Path) -> Result<Gate> {
 }
 
 /// Reads REQUEST.json (`{"method", "path", "headers", "source"}`).
+#[cfg_attr(not(feature = "harness"), allow(dead_code))] // read by `jitgate run`
 pub fn load_request(path: &Path) -> Result<Request> {
     Request::from_json(read_json(path)?).map_err(|e| anyhow!("`{}`: {e}", path.display()))
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use jitgate_core::Gate;
+#[cfg(feature = "harness")]
 use jitgate_harness::{FilterModule, Host};
 use jitgate_testkit::{CaseFile, Decider, Native};
 use regex::Regex;
@@ -17,6 +18,7 @@ use crate::report::{Kind, Status, TestCase};
 /// Where scenarios run.
 pub enum Engine {
     /// The compiled filter in the wasmtime harness, as Envoy runs it.
+    #[cfg(feature = "harness")]
     Filter(FilterModule),
     /// The native core (when no filter `.wasm` is available).
     Native,
@@ -30,6 +32,7 @@ pub fn run(path: &Path, engine: &Engine, select: Option<&Regex>) -> Result<Vec<T
         Engine::Native => Box::new(Native(
             Gate::new(&config_text).map_err(|e| anyhow!("`{}`: config: {e}", path.display()))?,
         )),
+        #[cfg(feature = "harness")]
         Engine::Filter(module) => {
             let mut host = Host::new(module).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
             host.configure(&config_text)

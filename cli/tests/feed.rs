@@ -4,8 +4,6 @@
 //! the gate's reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -624,7 +622,7 @@ fn run_serves_the_documents_as_the_feed_cluster() {
     let empty = revocations("rev-run-empty.jwt", "1", &[]);
     let revoked = revocations("rev-run-1.jwt", "2", &["appr-run-1"]);
     let request = request();
-    let filter = common::jitgate_filter_path().display().to_string();
+    let filter = jitgate_testkit::filter_wasm().display().to_string();
     let run = |rev: &str| {
         ok_json(&jitgate(&[
             "run",

@@ -1,6 +1,9 @@
 //! `jitgate`: decide requests, test policies, and handle approval tokens from the
 //! command line (DESIGN §8).
 //!
+//! Built without the default feature `harness` (no wasmtime), the subcommands that
+//! run the compiled filter are left out: `run`, and `--filter` of `test` and `demo`.
+//!
 //! Exit codes: 0 when the command did its job (a decision was made, allow or deny;
 //! every test passed; a token verified), 1 when a test failed or a token did not
 //! verify, 2 on a usage, file or configuration error.
@@ -22,9 +25,12 @@ mod documents;
 mod envoy_cmd;
 mod eval;
 mod feed;
+#[cfg(feature = "harness")]
+mod feed_serve;
 mod files;
 mod rego_tests;
 mod report;
+#[cfg(feature = "harness")]
 mod run_cmd;
 mod scenarios;
 mod test_cmd;
@@ -53,6 +59,7 @@ enum Command {
     /// One decision from the native core, printed as JSON.
     Eval(eval::EvalArgs),
     /// One request through the compiled filter in the harness, printed as JSON.
+    #[cfg(feature = "harness")]
     Run(run_cmd::RunArgs),
     /// Keys, tokens and live-trust documents: keygen, sign, verify, inspect; revocations,
     /// status-list, key-set.
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval::run(args),
+        #[cfg(feature = "harness")]
         Command::Run(args) => run_cmd::run(args),
         Command::Token(cmd) => token::run(*cmd),
         Command::Test(args) => test_cmd::run(args),

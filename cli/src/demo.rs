@@ -7,8 +7,10 @@ use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use jitgate_core::timefmt::rfc3339_from_ns;
 use jitgate_core::{Algorithm, Config, Decision, Request};
+#[cfg(feature = "harness")]
 use jitgate_harness::jitgate::{envoy_request, last_audit};
-use jitgate_harness::{FilterModule, Host, Outcome};
+#[cfg(feature = "harness")]
+use jitgate_harness::{FilterModule, Host as FilterHost, Outcome};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
@@ -16,7 +18,7 @@ use crate::files;
 use crate::Failure;
 
 /// The shipped example configuration (seed policy embedded).
-const EXAMPLE_CONFIG: &str = include_str!("../../../../policies/config.example.json");
+const EXAMPLE_CONFIG: &str = include_str!("../../policies/config.example.json");
 
 /// Arguments of `jitgate demo`.
 #[derive(Args)]
@@ -32,6 +34,10 @@ pub struct DemoArgs {
     #[arg(long, value_name = "F.wasm")]
     filter: Option<std::path::PathBuf>,
 }
+
+/// Without the harness there is no filter host: the type has no values.
+#[cfg(not(feature = "harness"))]
+enum FilterHost {}
 
 struct Step {
     what: &'static str,
@@ -72,13 +78,7 @@ fn demo(args: DemoArgs) -> Result<()> {
         "embedded".as_ref(),
     )?;
     let mut host = match &args.filter {
-        Some(path) => {
-            let module = FilterModule::load(path).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
-            let mut host = Host::new(&module).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
-            host.configure(&config_text)
-                .map_err(|e| anyhow!("the filter refused the demo configuration: {e}"))?;
-            Some(host)
-        }
+        Some(path) => Some(load_filter(path, &config_text)?),
         None => None,
     };
 
@@ -189,9 +189,30 @@ fn demo(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
+/// The filter at `path` in the harness, configured with `config`.
+#[cfg(feature = "harness")]
+fn load_filter(path: &std::path::Path, config: &str) -> Result<FilterHost> {
+    let module = FilterModule::load(path).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+    let mut host = FilterHost::new(&module).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+    host.configure(config)
+        .map_err(|e| anyhow!("the filter refused the demo configuration: {e}"))?;
+    Ok(host)
+}
+
+#[cfg(not(feature = "harness"))]
+fn load_filter(_: &std::path::Path, _: &str) -> Result<FilterHost> {
+    bail!("`--filter`: this jitgate is built without the harness (cargo feature `harness`)")
+}
+
+#[cfg(not(feature = "harness"))]
+fn through_filter(host: &mut FilterHost, _: &Step) -> Result<(String, Value)> {
+    match *host {}
+}
+
 /// The step through the filter: what Envoy does with the request, and the filter's
 /// audit record.
-fn through_filter(host: &mut Host, step: &Step) -> Result<(String, Value)> {
+#[cfg(feature = "harness")]
+fn through_filter(host: &mut FilterHost, step: &Step) -> Result<(String, Value)> {
     let outcome = host
         .request(envoy_request(&step.request, step.at_ns))
         .map_err(|e| anyhow!("filter: {e}"))?;

@@ -9,7 +9,8 @@ use jitgate_harness::jitgate::{envoy_request, last_audit};
 use jitgate_harness::{FilterModule, Host};
 
 use crate::eval::with_token;
-use crate::feed::{self, FeedArgs};
+use crate::feed::FeedArgs;
+use crate::feed_serve;
 use crate::files;
 use crate::Failure;
 
@@ -62,7 +63,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         value.to_string()
     };
     let documents = args.feed.load(&config, &args.config)?;
-    feed::check_servable(&documents)?;
+    feed_serve::check_servable(&documents)?;
     let mut request = files::load_request(&args.request)?;
     let now = files::parse_time(&args.now).map_err(|e| anyhow!("`--now`: {e}"))?;
     let fetched_at = args.feed.fetched_at(now)?;
@@ -71,13 +72,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let module = FilterModule::load(&args.filter).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;
     let mut host = Host::new(&module).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;
-    let expected = feed::serve(&mut host, &documents)?;
+    let expected = feed_serve::serve(&mut host, &documents)?;
     if !documents.is_empty() {
-        feed::set_clock(&mut host, fetched_at);
+        feed_serve::set_clock(&mut host, fetched_at);
     }
     host.configure(&text)
         .map_err(|e| anyhow!("`{}`: the filter refused the configuration: {e}", args.config.display()))?;
-    let fetches = feed::await_fetches(&mut host, &expected)?;
+    let fetches = feed_serve::await_fetches(&mut host, &expected)?;
     let outcome = host
         .request(envoy_request(&request, now))
         .map_err(|e| anyhow!("filter: {e}"))?;

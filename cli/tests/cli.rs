@@ -2,8 +2,6 @@
 //! the exit codes of DESIGN §8.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -324,7 +322,7 @@ fn demo_runs_and_shows_each_decision_class() {
 
 /// The filter `.wasm` for `jitgate run` (what `make test` ships, or the test build).
 fn filter_path() -> String {
-    common::jitgate_filter_path().display().to_string()
+    jitgate_testkit::filter_wasm().display().to_string()
 }
 
 /// The shared decision vectors through `jitgate eval` (native core) and `jitgate run`

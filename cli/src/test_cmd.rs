@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 use clap::{Args, ValueEnum};
+#[cfg(feature = "harness")]
 use jitgate_harness::FilterModule;
 use regex::Regex;
 
@@ -118,11 +119,29 @@ fn engine(args: &TestArgs) -> Result<(Engine, String)> {
             default
         }
     };
-    let module = FilterModule::load(&path).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
-    Ok((
-        Engine::Filter(module),
-        format!("scenarios: filter `{}` in the harness", path.display()),
-    ))
+    #[cfg(feature = "harness")]
+    {
+        let module = FilterModule::load(&path).map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+        Ok((
+            Engine::Filter(module),
+            format!("scenarios: filter `{}` in the harness", path.display()),
+        ))
+    }
+    #[cfg(not(feature = "harness"))]
+    {
+        if args.filter.is_some() {
+            anyhow::bail!(
+                "`--filter`: this jitgate is built without the harness (cargo feature `harness`); use --native"
+            );
+        }
+        Ok((
+            Engine::Native,
+            format!(
+                "scenarios: native core (built without the harness: `{}` not run)",
+                path.display()
+            ),
+        ))
+    }
 }
 
 /// Runs `jitgate test`.
