@@ -145,19 +145,9 @@ fn not_an_object() -> ArgumentError {
 }
 
 fn request_error(e: jitgate_core::RequestError) -> ArgumentError {
-    // serde reports a missing or repeated member at its parent (`.`); name the
-    // member itself.
-    let named = ["missing field `", "duplicate field `"]
-        .iter()
-        .find_map(|prefix| e.message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
-    let field = match (named, e.field.as_str()) {
-        (Some(name), "." | "") => name.to_owned(),
-        (Some(name), parent) => format!("{parent}.{name}"),
-        (None, field) => field.to_owned(),
-    };
-    if field == "." {
+    // The core names the member (missing and repeated ones included).
+    let field = e.field;
+    if field == "." || field.is_empty() {
         // Not about one member: the text as a whole (trailing characters).
         return ArgumentError {
             code: "request_invalid",

@@ -148,9 +148,14 @@ struct IdentitySpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IssuerSpec {
-    issuer: String,
-    audience: String,
-    jwks: Value,
+    // Required members are `Option`s checked in `from_spec`: a missing one is then an
+    // error naming its path, without reading serde's message text.
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    jwks: Option<Value>,
     #[serde(default = "default_max_ttl")]
     max_ttl_s: u64,
     #[serde(default = "default_leeway")]
@@ -183,7 +188,8 @@ impl OnStale {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FeedSpec {
-    cluster: String,
+    #[serde(default)]
+    cluster: Option<String>,
     #[serde(default)]
     authority: Option<String>,
     #[serde(default = "default_revocations_path")]
@@ -287,7 +293,8 @@ fn check_range(field: String, value: u64, min: u64, max: u64, unit: &str) -> Res
 
 impl FeedSpec {
     fn validate(self, at: &dyn Fn(&str) -> String) -> Result<FeedConfig, ConfigError> {
-        if self.cluster.is_empty() {
+        let cluster = required(self.cluster, at("feed.cluster"))?;
+        if cluster.is_empty() {
             return Err(ConfigError::invalid(at("feed.cluster"), "must not be empty"));
         }
         let authority = match self.authority {
@@ -298,7 +305,7 @@ impl FeedSpec {
                 ))
             }
             Some(a) => a,
-            None => self.cluster.clone(),
+            None => cluster.clone(),
         };
         check_feed_path(at("feed.revocations_path"), &self.revocations_path)?;
         if let Some(path) = &self.jwks_path {
@@ -334,7 +341,7 @@ impl FeedSpec {
             ));
         }
         Ok(FeedConfig {
-            cluster: self.cluster,
+            cluster,
             authority,
             revocations_path: self.revocations_path,
             status_lists: self.status_lists,
@@ -369,7 +376,8 @@ fn default_entrypoint() -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicySpec {
-    modules: BTreeMap<String, String>,
+    #[serde(default)]
+    modules: Option<BTreeMap<String, String>>,
     #[serde(default)]
     data: Option<Value>,
     #[serde(default = "default_entrypoint")]
@@ -383,14 +391,16 @@ struct PolicySpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigSpec {
-    issuers: Vec<IssuerSpec>,
+    #[serde(default)]
+    issuers: Option<Vec<IssuerSpec>>,
     #[serde(default)]
     resource: Option<String>,
     #[serde(default)]
     token: TokenConfig,
     #[serde(default)]
     identity: Option<IdentitySpec>,
-    policy: PolicySpec,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
     #[serde(default)]
     revoked: Vec<String>,
     #[serde(default)]
@@ -459,22 +469,27 @@ impl Config {
     }
 
     fn from_spec(spec: ConfigSpec) -> Result<Self, ConfigError> {
-        if spec.issuers.is_empty() {
+        let issuer_specs = required(spec.issuers, "issuers")?;
+        let policy = required(spec.policy, "policy")?;
+        if issuer_specs.is_empty() {
             return Err(ConfigError::invalid("issuers", "at least one issuer is required"));
         }
-        let mut issuers: Vec<Issuer> = Vec::with_capacity(spec.issuers.len());
-        for (i, s) in spec.issuers.into_iter().enumerate() {
+        let mut issuers: Vec<Issuer> = Vec::with_capacity(issuer_specs.len());
+        for (i, s) in issuer_specs.into_iter().enumerate() {
             let at = |field: &str| format!("issuers[{i}].{field}");
-            if s.issuer.is_empty() {
+            let issuer = required(s.issuer, at("issuer"))?;
+            let audience = required(s.audience, at("audience"))?;
+            let jwks = required(s.jwks, at("jwks"))?;
+            if issuer.is_empty() {
                 return Err(ConfigError::invalid(at("issuer"), "must not be empty"));
             }
-            if issuers.iter().any(|other| other.issuer == s.issuer) {
+            if issuers.iter().any(|other| other.issuer == issuer) {
                 return Err(ConfigError::invalid(
                     at("issuer"),
-                    format!("issuer `{}` is listed twice", s.issuer),
+                    format!("issuer `{}` is listed twice", issuer),
                 ));
             }
-            if s.audience.is_empty() {
+            if audience.is_empty() {
                 return Err(ConfigError::invalid(at("audience"), "must not be empty"));
             }
             if s.max_ttl_s == 0 {
@@ -486,7 +501,7 @@ impl Config {
                     format!("{} is over the maximum of {MAX_LEEWAY_S} seconds", s.leeway_s),
                 ));
             }
-            let keys = KeySet::from_json(&s.jwks).map_err(|e| {
+            let keys = KeySet::from_json(&jwks).map_err(|e| {
                 let field = if e.path.is_empty() {
                     at("jwks")
                 } else {
@@ -499,8 +514,8 @@ impl Config {
             }
             let feed = s.feed.map(|f| f.validate(&at)).transpose()?;
             issuers.push(Issuer {
-                issuer: s.issuer,
-                audience: s.audience,
+                issuer,
+                audience,
                 keys,
                 max_ttl_s: s.max_ttl_s,
                 leeway_s: s.leeway_s,
@@ -558,24 +573,22 @@ impl Config {
                 ));
             }
         };
-        let data = match spec.policy.data {
+        let data = match policy.data {
             None => Value::Object(serde_json::Map::new()),
             Some(v @ Value::Object(_)) => v,
             Some(_) => return Err(ConfigError::invalid("policy.data", "must be an object")),
         };
-        if spec.policy.modules.is_empty() {
+        let modules = required(policy.modules, "policy.modules")?;
+        if modules.is_empty() {
             return Err(ConfigError::invalid(
                 "policy.modules",
                 "at least one module is required",
             ));
         }
-        if !(1..=MAX_EVAL_MS).contains(&spec.policy.max_eval_ms) {
+        if !(1..=MAX_EVAL_MS).contains(&policy.max_eval_ms) {
             return Err(ConfigError::invalid(
                 "policy.max_eval_ms",
-                format!(
-                    "{} is not from 1 to {MAX_EVAL_MS} milliseconds",
-                    spec.policy.max_eval_ms
-                ),
+                format!("{} is not from 1 to {MAX_EVAL_MS} milliseconds", policy.max_eval_ms),
             ));
         }
         let decision_header = match spec.decision_header {
@@ -610,11 +623,11 @@ impl Config {
             token,
             identity,
             policy: PolicySource {
-                modules: spec.policy.modules,
+                modules,
                 data,
-                entrypoint: spec.policy.entrypoint,
-                rego_v0: spec.policy.rego_v0,
-                max_eval_ms: spec.policy.max_eval_ms,
+                entrypoint: policy.entrypoint,
+                rego_v0: policy.rego_v0,
+                max_eval_ms: policy.max_eval_ms,
             },
             revoked: spec.revoked.into_iter().collect(),
             mode: spec.mode,
@@ -623,29 +636,25 @@ impl Config {
     }
 }
 
+/// `value`, or the error that the required member `field` is missing.
+fn required<T>(value: Option<T>, field: impl Into<String>) -> Result<T, ConfigError> {
+    value.ok_or_else(|| ConfigError::invalid(field, "is required"))
+}
+
 fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
     let inner = e.inner();
     if inner.is_syntax() || inner.is_eof() {
         return ConfigError::Syntax(inner.to_string());
     }
-    let path = e.path().to_string();
-    // serde_json appends the position; the field path says more to a person.
-    let message = inner.to_string();
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(m, _)| m)
-        .to_string();
-    // Point at the field itself for unknown and missing fields, not at its parent.
-    let named = ["unknown field `", "missing field `", "duplicate field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
-    let field = match (named, path.as_str()) {
-        (Some(name), "" | ".") => name.to_string(),
-        (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
-        (None, "" | ".") => ".".to_string(),
-        (_, _) => path,
+    // The path ends at the offending member (an unknown one included); required
+    // members are checked in `from_spec`, and duplicates by the strict parser, so
+    // serde's text is shown as it is, never read.
+    let field = match e.path().to_string().as_str() {
+        "" | "." => ".".to_owned(),
+        path => path.to_owned(),
     };
-    ConfigError::Invalid { field, message }
+    ConfigError::Invalid {
+        field,
+        message: inner.to_string(),
+    }
 }

@@ -134,7 +134,18 @@ impl Request {
     /// intermediate [`Value`]: the JS package's per-request path).
     pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let request = Self::from_spec(serde_path_to_error::deserialize(&mut de))?;
+        let request = Self::from_spec(serde_path_to_error::deserialize(&mut de)).map_err(|e| {
+            // serde reports a repeated member at its parent object: on this (error)
+            // path only, the strict reader names the member itself.
+            match crate::json::parse_strict(text.as_bytes()) {
+                Err(crate::json::StrictJsonError::DuplicateMember(path)) => RequestError {
+                    field: path,
+                    message: "appears more than once; give each member once".into(),
+                    kind: RequestErrorKind::Shape,
+                },
+                _ => e,
+            }
+        })?;
         de.end().map_err(|e| RequestError {
             field: ".".into(),
             message: e.to_string(),
@@ -151,8 +162,17 @@ impl Request {
             message: e.inner().to_string(),
             kind: RequestErrorKind::Shape,
         })?;
+        let required = |value: Option<String>, field: &str| {
+            value.ok_or_else(|| RequestError {
+                field: field.into(),
+                message: "is required".into(),
+                kind: RequestErrorKind::Shape,
+            })
+        };
+        let method = required(spec.method, "method")?;
+        let path = required(spec.path, "path")?;
         let mut headers = Vec::new();
-        for (name, values) in spec.headers {
+        for (name, values) in spec.headers.0 {
             if !is_header_name(&name) {
                 return Err(RequestError {
                     field: format!("headers.{name}"),
@@ -165,14 +185,14 @@ impl Request {
                 HeaderValues::Many(vs) => headers.extend(vs.into_iter().map(|v| (name.clone(), v))),
             }
         }
-        if spec.method.is_empty() {
+        if method.is_empty() {
             return Err(RequestError {
                 field: "method".into(),
                 message: "must not be empty".into(),
                 kind: RequestErrorKind::Value,
             });
         }
-        if !spec.path.starts_with('/') && spec.path != "*" {
+        if !path.starts_with('/') && path != "*" {
             return Err(RequestError {
                 field: "path".into(),
                 message: "must start with `/` (origin form) or be `*`".into(),
@@ -191,8 +211,8 @@ impl Request {
                 resource: spec.route.resource,
                 skip: spec.route.skip,
             },
-            method: spec.method,
-            path: spec.path,
+            method,
+            path,
             host: spec.host,
             scheme: spec.scheme,
             protocol: spec.protocol,
@@ -243,8 +263,12 @@ pub(crate) fn is_header_name(name: &str) -> bool {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestSpec {
-    method: String,
-    path: String,
+    // Required members are `Option`s checked in `from_spec`: a missing one is an error
+    // naming it, without reading serde's message text.
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     host: Option<String>,
     #[serde(default)]
@@ -254,7 +278,7 @@ struct RequestSpec {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
-    headers: std::collections::BTreeMap<String, HeaderValues>,
+    headers: HeadersSpec,
     #[serde(default)]
     source: SourceSpec,
     #[serde(default)]
@@ -279,6 +303,37 @@ struct SourceSpec {
     principal: Option<String>,
     #[serde(default)]
     certificate_sha256: Option<String>,
+}
+
+/// The `headers` object, in order, a name given twice refused: JSON readers disagree
+/// on which copy of a repeated member wins, so neither may (repeated values are an
+/// array).
+#[derive(Default)]
+struct HeadersSpec(Vec<(String, HeaderValues)>);
+
+impl<'de> Deserialize<'de> for HeadersSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = HeadersSpec;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an object of header name → value or [values]")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<HeadersSpec, A::Error> {
+                let mut out: Vec<(String, HeaderValues)> = Vec::new();
+                while let Some((name, values)) = map.next_entry::<String, HeaderValues>()? {
+                    if out.iter().any(|(have, _)| *have == name) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "header `{name}` is given twice; give repeated values as an array"
+                        )));
+                    }
+                    out.push((name, values));
+                }
+                Ok(HeadersSpec(out))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -319,7 +374,10 @@ mod tests {
         assert_eq!(e.field, "source.adress");
         // Text-only errors: a repeated member and trailing characters.
         let e = Request::from_json_str(r#"{"method": "GET", "path": "/", "method": "PUT"}"#).unwrap_err();
-        assert!(e.message.contains("duplicate field `method`"), "{e}");
+        assert_eq!((e.field.as_str(), e.kind), ("method", RequestErrorKind::Shape), "{e}");
+        let e = Request::from_json_str(r#"{"method": "GET", "path": "/", "source": {"address": "a", "address": "b"}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "source.address", "{e}");
         let e = Request::from_json_str(r#"{"method": "GET", "path": "/"} {}"#).unwrap_err();
         assert_eq!(e.field, ".");
         assert!(Request::from_json_str(r#"{"method": "GET", "path": "/"}  "#).is_ok());
@@ -330,7 +388,26 @@ mod tests {
         let e = Request::from_json(json!({"method": "GET", "path": "/", "source": {"adress": "x"}})).unwrap_err();
         assert_eq!(e.field, "source.adress");
         let e = Request::from_json(json!({"method": "GET"})).unwrap_err();
-        assert!(e.message.contains("path"), "{e}");
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("path", "is required"), "{e}");
+        let e = Request::from_json(json!({"path": "/"})).unwrap_err();
+        assert_eq!(e.field, "method", "{e}");
+        // A header named twice in the JSON decides nothing: an error, not last-wins.
+        let e = Request::from_json_str(
+            r#"{"method": "GET", "path": "/", "headers": {"x-user": "alice", "x-user": "mallory"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "headers.x-user", "{e}");
+        // Differently cased names are one header given twice over: both values kept,
+        // in order, for the gate's rules on repeated headers.
+        let r = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"X-User": "a", "x-user": "b"}}))
+            .unwrap();
+        assert_eq!(
+            r.headers,
+            [
+                ("X-User".to_owned(), "a".to_owned()),
+                ("x-user".to_owned(), "b".to_owned())
+            ]
+        );
         let e = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"a": 1}})).unwrap_err();
         assert!(e.field.starts_with("headers"), "{e}");
         let e = Request::from_json(json!({"method": "GET", "path": "x"})).unwrap_err();

@@ -102,6 +102,12 @@ fn each_bad_field_is_named() {
         ("revoked", json!([""]), "revoked[0]"),
         ("mode", json!("permissive"), "mode"),
         ("extra", json!(true), "extra"),
+        ("issuers.0.feed", json!({}), "issuers[0].feed.cluster"),
+        (
+            "issuers.0.feed",
+            json!({"cluster": "c", "refresh": 5}),
+            "issuers[0].feed.refresh",
+        ),
     ];
     for (path, value, field) in cases {
         // `policy.modules.jit.rego` is a key with a dot: set it by hand.
@@ -115,6 +121,20 @@ fn each_bad_field_is_named() {
         let e = refused(&cfg);
         assert_eq!(e.field(), Some(field), "{path} = {value}: {e}");
         assert!(e.to_string().contains(field), "message names the field: {e}");
+    }
+}
+
+#[test]
+fn a_missing_member_is_required_by_its_own_path() {
+    for (path, field) in [
+        ("issuers", "issuers"),
+        ("policy", "policy"),
+        ("issuers.0.audience", "issuers[0].audience"),
+        ("policy.modules", "policy.modules"),
+    ] {
+        let e = refused(&set(path, Value::Null));
+        assert_eq!(e.field(), Some(field), "{path}: {e}");
+        assert!(e.to_string().ends_with("is required"), "{path}: {e}");
     }
 }
 
