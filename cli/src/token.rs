@@ -192,20 +192,18 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses `90`, `90s`, `15m`, `1h`, `2d` into seconds.
+/// Parses a duration into whole seconds: bare seconds (`90`) or humantime's form
+/// (`90s`, `15m`, `1h 30m`, `2d`).
 pub(crate) fn parse_duration(text: &str) -> Result<u64> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| anyhow!("`{text}` is not a duration (90s, 15m, 1h)"))?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => bail!("`{text}`: unknown unit `{unit}` (s, m, h, d)"),
-    };
-    n.checked_mul(scale).ok_or_else(|| anyhow!("`{text}` is too long"))
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| anyhow!("`{text}` is too long"));
+    }
+    let duration =
+        humantime::parse_duration(text).map_err(|e| anyhow!("`{text}` is not a duration (90s, 15m, 1h): {e}"))?;
+    if duration.subsec_nanos() != 0 {
+        bail!("`{text}`: give whole seconds");
+    }
+    Ok(duration.as_secs())
 }
 
 pub(crate) fn now_secs() -> Result<i64> {
@@ -235,7 +233,7 @@ fn sign(a: SignArgs) -> Result<()> {
     set("aud", a.aud);
     set("jti", a.jti);
     if !obj.contains_key("jti") {
-        let id: String = random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect();
+        let id = hex::encode(random_bytes::<12>()?);
         obj.insert("jti".into(), Value::String(format!("appr-{id}")));
     }
     let start = match &a.not_before {
@@ -357,4 +355,19 @@ fn inspect(a: InspectArgs) -> Result<(), Failure> {
         false,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_in_seconds_or_humantime_form() {
+        for (text, secs) in [("90", 90), ("90s", 90), ("15m", 900), ("1h 30m", 5400), ("2d", 172_800)] {
+            assert_eq!(parse_duration(text).ok(), Some(secs), "{text}");
+        }
+        for bad in ["", "1.5s", "1500ms", "soon", "-5", "99999999999999999999999"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

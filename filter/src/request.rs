@@ -228,24 +228,9 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// assert_eq!(hex_to_base64url("e3b0"), None);
 /// ```
 pub fn hex_to_base64url(hex: &str) -> Option<String> {
-    if hex.len() != 64 {
-        return None;
-    }
     let mut bytes = [0u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        let (&hi, &lo) = (pair.first()?, pair.get(1)?);
-        *byte = (hex_digit(hi)? << 4) | hex_digit(lo)?;
-    }
+    hex::decode_to_slice(hex, &mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -46,8 +46,7 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
         .as_deref()
         .and_then(jitgate_core::jws::b64url_decode)
     {
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        out = out.property("connection.sha256_peer_certificate_digest", hex);
+        out = out.property("connection.sha256_peer_certificate_digest", hex::encode(digest));
     }
     if let Some(id) = request.effective_id() {
         out = out.property("request.id", id.to_owned());
