@@ -391,6 +391,11 @@ impl Gate {
 
     /// Decides `request` at `now_ns` (nanoseconds since the Unix epoch). Never
     /// panics: every failure is a denial with a reason code.
+    ///
+    /// The steps: the request's identity and resource; the token, extracted, verified
+    /// (cached) and checked for this request ([`Gate::check_token`]); the input
+    /// document and the policy; the verdict ([`Verdict::of`]); what the host does
+    /// (forward or answer); the audit record ([`Gate::audit_record`]).
     pub fn decide(&self, request: &Request, now_ns: i64) -> Decision {
         if request.headers.len() > MAX_HEADERS {
             return self.refuse(
@@ -412,122 +417,117 @@ impl Gate {
             certificate_sha256: request.source.certificate_sha256.as_deref(),
             route_resource: request.route.resource.as_deref(),
         };
+        let (token, verified, trust_stale) = self.check_token(request, now_ns, &facts);
 
-        // The token: extracted, verified (cached), checked for this request.
-        let mut trust_stale = false;
-        let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token).and_then(|t| {
-            let Some(token) = t else { return Ok(None) };
-            let verifier = self.verifier()?;
-            let verified = self.verify_cached(&verifier, token)?;
-            trust_stale = verifier.check_request(&verified.approval, now_ns, &facts)?;
-            Ok(Some(verified))
-        });
-        let (token_status, verified) = match checked {
-            Ok(None) => (TokenStatus::Missing, None),
-            Ok(Some(v)) => (TokenStatus::Valid, Some(v)),
-            Err(failure) => (TokenStatus::Failed(failure), None),
-        };
-        let view = match (&token_status, &verified) {
-            (TokenStatus::Valid, Some(v)) => TokenView::Valid {
-                approval: &v.approval,
-                approval_value: &v.approval_value,
-                requester_value: &v.requester_value,
-            },
-            (TokenStatus::Failed(f), _) => TokenView::Failed(f.error),
-            _ => TokenView::Missing,
-        };
-
-        // The policy.
         let input = input::build(&InputParts {
             now_ns,
             resource,
             request,
             token_header: &self.token.header,
             identity,
-            token: view,
+            token: token_view(&token, verified.as_ref()),
         });
         let outcome = self.policy.evaluate(input, now_ns);
+        let verdict = Verdict::of(&outcome, &token);
 
-        // The decision.
-        let token_error = match &token_status {
-            TokenStatus::Missing => Some(TokenError::Missing),
-            TokenStatus::Failed(f) => Some(f.error),
-            TokenStatus::Valid => None,
-        };
-        let (allow, status, reason, policy_reason, policy_detail) = match &outcome {
-            PolicyOutcome::Allow { reason, .. } => (true, 200, Reason::Allowed, reason.clone(), None),
-            denied => {
-                let (reason, status, policy_reason, detail) = match denied {
-                    PolicyOutcome::Deny { reason, status, .. } => (Reason::PolicyDenied, *status, reason.clone(), None),
-                    PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
-                    PolicyOutcome::Error(e) | PolicyOutcome::OverBudget(e) => {
-                        (Reason::PolicyError, None, None, Some(e.clone()))
-                    }
-                    PolicyOutcome::Allow { .. } => (Reason::PolicyError, None, None, None),
-                };
-                match token_error {
-                    // A missing or failed token decides the code and the status: the
-                    // client must present a (better) approval.
-                    Some(e) => (false, 401, Reason::Token(e), policy_reason, detail),
-                    None => (false, status.unwrap_or(403), reason, policy_reason, detail),
-                }
-            }
-        };
         let enforced = self.mode == Mode::Enforce;
         let approval = verified.map(|v| v.approval);
-
-        let action = if allow || !enforced {
-            let mut fwd = self.forward(request, allow, approval.as_deref(), &outcome);
+        let action = if verdict.allow || !enforced {
+            let mut fwd = self.forward(request, verdict.allow, approval.as_deref(), &outcome);
             self.add_decision_header(&mut fwd, &decision_id);
             Action::Forward(fwd)
         } else {
-            Action::Respond(self.local_response(status, reason, policy_reason.as_deref(), &decision_id, &outcome))
+            Action::Respond(self.local_response(
+                verdict.status,
+                verdict.reason,
+                verdict.policy_reason.as_deref(),
+                &decision_id,
+                &outcome,
+            ))
         };
-
-        let over_budget = matches!(outcome, PolicyOutcome::OverBudget(_));
-        let detail = match (&token_status, policy_detail) {
-            (TokenStatus::Failed(f), None) => Some(f.to_string()),
-            (TokenStatus::Failed(f), Some(d)) => Some(format!("{f}; policy_error: {d}")),
-            (_, d) => d.map(|d| format!("policy_error: {d}")),
-        };
-        let audit = AuditRecord {
-            ts: rfc3339_from_ns(now_ns),
-            decision_id: decision_id.clone(),
-            mode: self.mode.as_str(),
-            allow,
+        let audit = self.audit_record(AuditParts {
+            now_ns,
+            decision_id: &decision_id,
+            verdict: &verdict,
             enforced,
-            status,
-            reason: reason.code(),
-            policy_reason: policy_reason.clone(),
-            subject: approval.as_ref().map(|a| a.subject.clone()),
-            approval_id: approval.as_ref().map(|a| a.id.clone()),
-            issuer: approval.as_ref().map(|a| a.issuer.clone()),
-            kid: approval.as_ref().map(|a| a.kid.clone()),
-            resource: resource.map(str::to_owned),
-            method: request.method.clone(),
-            path: request.path.clone(),
-            source: request.source.address.clone(),
-            identity: identity.map(str::to_owned),
-            expires: approval.as_ref().map(|a| a.expires_rfc3339.clone()),
-            eval_ns: None,
-            request_id: request.effective_id().map(str::to_owned),
-            trace_id: request_trace_id(request),
-            token_present: !matches!(token_status, TokenStatus::Missing),
-            detail,
-        };
+            approval: approval.as_deref(),
+            token: &token,
+            resource,
+            identity,
+            request,
+        });
         Decision {
-            allow,
+            allow: verdict.allow,
             enforced,
-            status,
-            reason,
-            policy_reason,
+            status: verdict.status,
+            reason: verdict.reason,
+            policy_reason: verdict.policy_reason,
             decision_id,
-            token: token_status,
+            token,
             approval,
             action,
             audit,
-            over_budget,
+            over_budget: matches!(outcome, PolicyOutcome::OverBudget(_)),
             trust_stale,
+        }
+    }
+
+    /// The token of `request`: extracted, verified (through the cache), and checked
+    /// for this request (window, revocation, identity, binding). Also whether a
+    /// live-trust feed behind the check was stale (and `on_stale: allow` let it pass).
+    fn check_token(
+        &self,
+        request: &Request,
+        now_ns: i64,
+        facts: &RequestFacts<'_>,
+    ) -> (TokenStatus, Option<Verified>, bool) {
+        let mut trust_stale = false;
+        let checked: Result<Option<Verified>, TokenFailure> = extract_token(request, &self.token).and_then(|t| {
+            let Some(token) = t else { return Ok(None) };
+            let verifier = self.verifier()?;
+            let verified = self.verify_cached(&verifier, token)?;
+            trust_stale = verifier.check_request(&verified.approval, now_ns, facts)?;
+            Ok(Some(verified))
+        });
+        match checked {
+            Ok(None) => (TokenStatus::Missing, None, trust_stale),
+            Ok(Some(v)) => (TokenStatus::Valid, Some(v), trust_stale),
+            Err(failure) => (TokenStatus::Failed(failure), None, trust_stale),
+        }
+    }
+
+    /// The audit record of a decision (DESIGN §7).
+    fn audit_record(&self, p: AuditParts<'_>) -> AuditRecord {
+        let approval = p.approval;
+        let detail = match (p.token, &p.verdict.policy_detail) {
+            (TokenStatus::Failed(f), None) => Some(f.to_string()),
+            (TokenStatus::Failed(f), Some(d)) => Some(format!("{f}; policy_error: {d}")),
+            (_, d) => d.as_ref().map(|d| format!("policy_error: {d}")),
+        };
+        AuditRecord {
+            ts: rfc3339_from_ns(p.now_ns),
+            decision_id: p.decision_id.to_owned(),
+            mode: self.mode.as_str(),
+            allow: p.verdict.allow,
+            enforced: p.enforced,
+            status: p.verdict.status,
+            reason: p.verdict.reason.code(),
+            policy_reason: p.verdict.policy_reason.clone(),
+            subject: approval.map(|a| a.subject.clone()),
+            approval_id: approval.map(|a| a.id.clone()),
+            issuer: approval.map(|a| a.issuer.clone()),
+            kid: approval.map(|a| a.kid.clone()),
+            resource: p.resource.map(str::to_owned),
+            method: p.request.method.clone(),
+            path: p.request.path.clone(),
+            source: p.request.source.address.clone(),
+            identity: p.identity.map(str::to_owned),
+            expires: approval.map(|a| a.expires_rfc3339.clone()),
+            eval_ns: None,
+            request_id: p.request.effective_id().map(str::to_owned),
+            trace_id: request_trace_id(p.request),
+            token_present: !matches!(p.token, TokenStatus::Missing),
+            detail,
         }
     }
 
@@ -641,5 +641,78 @@ impl Gate {
         }
         let body = denial_body(reason, policy_reason, decision_id);
         LocalResponse { status, headers, body }
+    }
+}
+
+/// What the token and the policy decided together, before the host applies it.
+struct Verdict {
+    allow: bool,
+    status: u16,
+    reason: Reason,
+    policy_reason: Option<String>,
+    /// The policy's error, when it failed or ran over its budget.
+    policy_detail: Option<String>,
+}
+
+impl Verdict {
+    /// The decision rule (DESIGN §5): the policy allows (200), or denies with its own
+    /// status (403 by default); a policy that is undefined or fails denies. When the
+    /// token is missing or failed, every denial is 401 with the token's code: the
+    /// client must present a (better) approval.
+    fn of(outcome: &PolicyOutcome, token: &TokenStatus) -> Self {
+        let (reason, status, policy_reason, policy_detail) = match outcome {
+            PolicyOutcome::Allow { reason, .. } => {
+                return Self {
+                    allow: true,
+                    status: 200,
+                    reason: Reason::Allowed,
+                    policy_reason: reason.clone(),
+                    policy_detail: None,
+                }
+            }
+            PolicyOutcome::Deny { reason, status, .. } => (Reason::PolicyDenied, *status, reason.clone(), None),
+            PolicyOutcome::Undefined => (Reason::PolicyUndefined, None, None, None),
+            PolicyOutcome::Error(e) | PolicyOutcome::OverBudget(e) => {
+                (Reason::PolicyError, None, None, Some(e.clone()))
+            }
+        };
+        let (status, reason) = match token {
+            TokenStatus::Missing => (401, Reason::Token(TokenError::Missing)),
+            TokenStatus::Failed(f) => (401, Reason::Token(f.error)),
+            TokenStatus::Valid => (status.unwrap_or(403), reason),
+        };
+        Self {
+            allow: false,
+            status,
+            reason,
+            policy_reason,
+            policy_detail,
+        }
+    }
+}
+
+/// What the audit record is made from.
+struct AuditParts<'a> {
+    now_ns: i64,
+    decision_id: &'a str,
+    verdict: &'a Verdict,
+    enforced: bool,
+    approval: Option<&'a Approval>,
+    token: &'a TokenStatus,
+    resource: Option<&'a str>,
+    identity: Option<&'a str>,
+    request: &'a Request,
+}
+
+/// The token as the input document reports it.
+fn token_view<'a>(token: &TokenStatus, verified: Option<&'a Verified>) -> TokenView<'a> {
+    match (token, verified) {
+        (TokenStatus::Valid, Some(v)) => TokenView::Valid {
+            approval: &v.approval,
+            approval_value: &v.approval_value,
+            requester_value: &v.requester_value,
+        },
+        (TokenStatus::Failed(f), _) => TokenView::Failed(f.error),
+        _ => TokenView::Missing,
     }
 }
