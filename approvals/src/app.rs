@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -143,7 +143,7 @@ impl AppState {
         for e in events {
             self.metrics
                 .inc(metrics::EVENTS, format!("event=\"{}\"", label(&e.event)));
-            let line = json!({"type": "audit", "seq": e.seq, "at": e.at, "ts": jitgate_core::timefmt::rfc3339_from_secs(u64::try_from(e.at).unwrap_or(0)), "event": e.event, "actor": e.actor, "request_id": e.request_id, "jti": e.jti, "detail": e.detail});
+            let line = json!({"type": "audit", "seq": e.seq, "at": e.at, "ts": jitgate_core::rfc3339_from_secs(u64::try_from(e.at).unwrap_or(0)), "event": e.event, "actor": e.actor, "request_id": e.request_id, "jti": e.jti, "detail": e.detail});
             println!("{line}");
             if let Some(w) = &self.webhooks {
                 w.notify(e, &self.metrics);

@@ -11,17 +11,17 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use jitgate_mint::SigningKey;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 /// `typ` of the signed key set: the gate's own constant, so the two cannot drift.
-pub const TYP_JWKS: &str = jitgate_core::trust::KEY_SET_TYPE;
+pub const TYP_JWKS: &str = jitgate_core::KEY_SET_TYPE;
 /// `typ` of the revocation list.
-pub const TYP_REVOCATIONS: &str = jitgate_core::trust::REVOCATIONS_TYPE;
+pub const TYP_REVOCATIONS: &str = jitgate_core::REVOCATIONS_TYPE;
 /// `typ` of a Token Status List.
-pub const TYP_STATUS_LIST: &str = jitgate_core::trust::STATUS_LIST_TYPE;
+pub const TYP_STATUS_LIST: &str = jitgate_core::STATUS_LIST_TYPE;
 /// Entries per status list (1 bit each: 8 KiB before compression).
 pub const STATUS_LIST_SIZE: i64 = 65_536;
 
@@ -124,7 +124,7 @@ pub fn status_list_lst(n: i64, revoked: &[i64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jitgate_core::jws::b64url_decode;
+    use jitgate_core::unstable::jws::b64url_decode;
 
     #[test]
     fn status_list_bits_round_trip() {

@@ -9,7 +9,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use jitgate_core::Algorithm;
 use jitgate_mint::SigningKey;
 use serde::{Deserialize, Serialize};

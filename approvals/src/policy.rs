@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use jitgate_core::policy::load_modules;
 use jitgate_core::regorus::Value as RegoValue;
+use jitgate_core::unstable::policy::load_modules;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use sha2::{Digest as _, Sha256};
 
 use crate::app::{AppState, Caller, DEV_WARNING};

@@ -1,13 +1,13 @@
 //! The shipped approval policy's Rego unit tests (`policies/approvals_test.rego`), run
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 //! the way `jitgate test policies/` runs them: every `.rego` file of `policies/` in one
-//! engine built by `jitgate_core::policy::load_modules`, each `test_*` rule passing
+//! engine built by `jitgate_core::unstable::policy::load_modules`, each `test_*` rule passing
 //! when it is `true`.
 
 use std::collections::BTreeMap;
 
-use jitgate_core::policy::load_modules;
 use jitgate_core::regorus::Value;
+use jitgate_core::unstable::policy::load_modules;
 
 #[test]
 fn approvals_rego_unit_tests_pass() {

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use jitgate_core::timefmt::rfc3339_from_ns;
+use jitgate_core::rfc3339_from_ns;
 use jitgate_core::{Algorithm, Config, Decision, Request};
 #[cfg(feature = "harness")]
 use jitgate_harness::jitgate::{envoy_request, last_audit};

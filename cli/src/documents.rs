@@ -14,11 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
-use jitgate_core::jws::{b64url_decode, CompactJws};
-use jitgate_core::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
-use jitgate_core::trust::{
-    KEY_SET_TYPE, MAX_DOCUMENT_BYTES, MAX_STATUS_LIST_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE,
-};
+use jitgate_core::unstable::jws::{b64url_decode, CompactJws};
+use jitgate_core::{rfc3339_from_ns, rfc3339_from_secs};
+use jitgate_core::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, MAX_STATUS_LIST_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Map, Value};
 
@@ -359,7 +357,7 @@ fn sign_key_set(a: KeySetSignArgs) -> Result<()> {
         }
     }
     let set = json!({ "keys": keys });
-    jitgate_core::jwks::KeySet::from_json(&set).map_err(|e| anyhow!("the key set: `{}`: {}", e.path, e.message))?;
+    jitgate_core::KeySet::from_json(&set).map_err(|e| anyhow!("the key set: `{}`: {}", e.path, e.message))?;
     claims.insert("keys".into(), set["keys"].clone());
     outln!(
         "{}",

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use jitgate_core::jws::b64url_decode;
+use jitgate_core::unstable::jws::b64url_decode;
 use jitgate_core::{Config, DocumentKind, FeedConfig, FeedState, Gate};
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _, Result};
-use jitgate_core::timefmt::parse_time_ns;
+use jitgate_core::parse_time_ns;
 use jitgate_core::{Config, Gate, Request};
 use jitgate_mint::SigningKey;
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub fn load_config_text(path: &Path, policies: &[PathBuf]) -> Result<(Config, St
     let mut text = read_text(path)?;
     if !policies.is_empty() {
         // Strict, like `Config::from_json_str`: a duplicate member is an error here too.
-        let mut value = jitgate_core::json::parse_strict(text.as_bytes())
+        let mut value = jitgate_core::unstable::json::parse_strict(text.as_bytes())
             .map_err(|e| anyhow!("`{}` is not a valid configuration: {e}", path.display()))?;
         add_policy_files(&mut value, path, policies)?;
         text = serde_json::to_string_pretty(&value)?;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
-use jitgate_core::policy::load_modules;
 use jitgate_core::regorus::Value;
+use jitgate_core::unstable::policy::load_modules;
 use regex::Regex;
 
 use crate::report::{one_line, Kind, Status, TestCase, Uncovered};

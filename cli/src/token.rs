@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use jitgate_core::jws::{b64url_decode, CompactJws};
-use jitgate_core::timefmt::{rfc3339_from_ns, rfc3339_from_secs};
+use jitgate_core::unstable::jws::{b64url_decode, CompactJws};
+use jitgate_core::{rfc3339_from_ns, rfc3339_from_secs};
 use jitgate_core::{Algorithm, RequestFacts};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Map, Value};

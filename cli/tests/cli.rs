@@ -340,7 +340,7 @@ fn shared_vectors_through_eval_and_run() {
         let now = if case.now_ns % 1_000_000_000 == 0 {
             now
         } else {
-            jitgate_core::timefmt::rfc3339_from_ns(case.now_ns)
+            jitgate_core::rfc3339_from_ns(case.now_ns)
         };
         let mut common = vec![
             "--config",

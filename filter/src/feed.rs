@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 
-use jitgate_core::trust::MAX_DOCUMENT_BYTES;
+use jitgate_core::MAX_DOCUMENT_BYTES;
 use jitgate_core::{DocumentKind, FeedConfig, FeedError, Gate};
 
 use crate::host::{HostError, Level};

@@ -35,8 +35,8 @@ pub fn counter_names() -> Vec<String> {
             .map(|code| format!("{DENIED_PREFIX}{code}")),
     );
     names.push(DRY_RUN_WOULD_DENY.to_owned());
-    names.push(jitgate_core::decision::POLICY_OVER_BUDGET_COUNTER.to_owned());
-    names.push(jitgate_core::decision::SERVED_STALE_COUNTER.to_owned());
+    names.push(jitgate_core::POLICY_OVER_BUDGET_COUNTER.to_owned());
+    names.push(jitgate_core::SERVED_STALE_COUNTER.to_owned());
     names.push(CONFIG_ERRORS.to_owned());
     names.extend(crate::feed::counter_names());
     names

@@ -10,7 +10,7 @@
 //! commit under `fuzz/regressions/<target>/`.
 
 use arbitrary::{Arbitrary, Unstructured};
-use jitgate_core::jws::Algorithm;
+use jitgate_core::Algorithm;
 use jitgate_mint::{sign_raw, SigningKey};
 
 #[path = "../../policy-core/tests/fuzz_checks/mod.rs"]

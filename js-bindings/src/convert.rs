@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use jitgate_core::token::Approval;
+use jitgate_core::Approval;
 
 const NS_PER_MS: i64 = 1_000_000;
 

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use jitgate_core::jwks::{parse_jwk, Key, KeyMaterial};
-use jitgate_core::jws::{b64url_decode, b64url_encode};
-use jitgate_core::token::TOKEN_TYPE;
+use jitgate_core::unstable::jws::{b64url_decode, b64url_encode};
 use jitgate_core::Algorithm;
+use jitgate_core::TOKEN_TYPE;
+use jitgate_core::{parse_jwk, Key, KeyMaterial};
 
 /// A private key that signs tokens.
 #[derive(Clone)]
@@ -147,8 +147,8 @@ pub fn mint(claims: &Value, key: &SigningKey, kid: &str) -> String {
 }
 
 /// Signs a live-trust feed document (docs/live-trust.md): `payload` under the header
-/// `{"alg", "typ", "kid"}` (`typ` one of [`jitgate_core::trust::REVOCATIONS_TYPE`],
-/// [`jitgate_core::trust::STATUS_LIST_TYPE`], [`jitgate_core::trust::KEY_SET_TYPE`]).
+/// `{"alg", "typ", "kid"}` (`typ` one of [`jitgate_core::REVOCATIONS_TYPE`],
+/// [`jitgate_core::STATUS_LIST_TYPE`], [`jitgate_core::KEY_SET_TYPE`]).
 pub fn sign_document(typ: &str, payload: &Value, key: &SigningKey, kid: &str) -> String {
     let mut header = Map::new();
     header.insert("alg".into(), key.alg().as_str().into());
@@ -179,7 +179,7 @@ pub fn status_list_lst(bits: u8, statuses: &[u8]) -> Option<String> {
 pub fn normalize_claim_times(claims: &mut Value) -> Result<(), KeyError> {
     for name in ["iat", "nbf", "exp"] {
         if let Some(Value::String(text)) = claims.get(name) {
-            let ns = jitgate_core::timefmt::parse_time_ns(text)
+            let ns = jitgate_core::parse_time_ns(text)
                 .ok_or_else(|| KeyError(format!("claim `{name}`: `{text}` is not RFC 3339 or integer seconds")))?;
             if let Some(slot) = claims.get_mut(name) {
                 *slot = Value::from(ns.div_euclid(1_000_000_000));

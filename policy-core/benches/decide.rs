@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::Criterion;
-use jitgate_core::input::{self, InputParts, TokenView};
+use jitgate_core::unstable::input::{self, InputParts, TokenView};
 use jitgate_core::{Algorithm, Gate, Request};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
@@ -54,12 +54,12 @@ fn request(token: &str) -> Request {
 }
 
 /// A bare signature check of `token` with `key`, as a closure for `b.iter`.
-fn signature_check<'a>(token: &'a str, key: &jitgate_core::jwks::Key) -> impl Fn() + 'a {
+fn signature_check<'a>(token: &'a str, key: &jitgate_core::Key) -> impl Fn() + 'a {
     let (input, sig) = token.rsplit_once('.').unwrap();
-    let sig = jitgate_core::jws::b64url_decode(sig).unwrap();
+    let sig = jitgate_core::unstable::jws::b64url_decode(sig).unwrap();
     let material = key.material.clone();
     move || {
-        assert!(jitgate_core::jws::verify_signature(
+        assert!(jitgate_core::unstable::jws::verify_signature(
             &material,
             black_box(input.as_bytes()),
             &sig
@@ -125,9 +125,9 @@ fn benches(c: &mut Criterion) {
     });
 
     // Parts of the fresh-token path.
-    let payload = jitgate_core::jws::b64url_decode(ed_token.split('.').nth(1).unwrap()).unwrap();
+    let payload = jitgate_core::unstable::jws::b64url_decode(ed_token.split('.').nth(1).unwrap()).unwrap();
     c.bench_function("part/parse_strict_payload", |b| {
-        b.iter(|| black_box(jitgate_core::json::parse_strict(black_box(&payload)).unwrap()))
+        b.iter(|| black_box(jitgate_core::unstable::json::parse_strict(black_box(&payload)).unwrap()))
     });
     c.bench_function("part/gate_verify_uncached_eddsa", |b| {
         b.iter(|| black_box(uncached.verify(black_box(&ed_token), NOW, &Default::default()).unwrap()))
@@ -182,7 +182,7 @@ thread_local! {
 /// Live trust: the cached decision with no feed, with an empty revocation list, and
 /// with 100,000 revoked ids installed; and how long installing such a list takes.
 fn trust_benches(c: &mut Criterion) -> (f64, usize) {
-    use jitgate_core::trust::REVOCATIONS_TYPE;
+    use jitgate_core::REVOCATIONS_TYPE;
     let (ed, _) = keys();
     let token = mint::mint(&claims(), &ed, "ed1");
     let req = request(&token);

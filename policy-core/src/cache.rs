@@ -109,11 +109,13 @@ impl VerifiedCache {
     }
 
     /// Number of tokens held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// Whether the cache is empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -139,6 +141,7 @@ impl VerifiedCache {
     }
 
     /// The memory the entries hold, as charged ([`held_bytes`]).
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.bytes
     }

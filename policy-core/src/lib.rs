@@ -10,10 +10,13 @@
 //! ```
 //!
 //! - [`Gate`] — built once from the plugin configuration ([`Config`], DESIGN §6).
-//! - [`token`] — the approval token rules (DESIGN §3) and their error codes.
-//! - [`input`] — the policy input document (DESIGN §4), built as regorus values.
-//! - [`policy`] — the compiled Rego policy with the injected `time.now_ns`.
-//! - [`decision`] and [`audit`] — the outcome and its audit record (DESIGN §5, §7).
+//! - [`TokenError`] — the approval token rules (DESIGN §3) and their error codes.
+//! - [`Policy`] — the compiled Rego policy with the injected `time.now_ns`.
+//! - [`Decision`] and [`AuditRecord`] — the outcome and its audit record (DESIGN §5, §7).
+//!
+//! Everything a host needs is exported here, at the crate root; the modules are
+//! private (`docs/architecture.md` says which rule lives where). [`unstable`] holds
+//! internals for jitgate's own tools and tests, with no stability promise.
 //!
 //! Features: `time`, `glob`, `regex`, `encoding`, `semver` add Rego builtins (`full`
 //! has them all); `std` and `net` need a host with std on wasm32 (WASI or JS);
@@ -30,32 +33,67 @@
 // - everything public is documented.
 #![warn(missing_docs)]
 
-pub mod audit;
-pub mod builtins;
-pub mod cache;
-pub mod calls;
-pub mod config;
-pub mod decision;
-pub mod extract;
+mod audit;
+mod builtins;
+mod cache;
+mod calls;
+mod config;
+mod decision;
+mod extract;
 mod gate;
-pub mod input;
-pub mod json;
-pub mod jwks;
-pub mod jws;
-pub mod policy;
-pub mod request;
-pub mod timefmt;
-pub mod token;
-pub mod trust;
+mod input;
+mod json;
+mod jwks;
+mod jws;
+mod policy;
+mod request;
+mod timefmt;
+mod token;
+mod trust;
 
 pub use audit::{AuditRecord, AUDIT_LOG_PREFIX};
 pub use config::{Config, ConfigError, FeedConfig, IdentitySource, Mode, OnStale, TokenConfig};
 pub use decision::{decision_id, Action, Decision, Fault, Forward, LocalResponse, Reason, TokenStatus};
+pub use decision::{POLICY_OVER_BUDGET_COUNTER, SERVED_STALE_COUNTER};
 pub use gate::Gate;
+pub use jwks::{parse_jwk, Key, KeyMaterial, KeySet};
 pub use jws::Algorithm;
 pub use policy::{set_monotonic_clock, Policy, PolicyOutcome};
 /// The regorus crate this core evaluates Rego with (for hosts that build values).
 pub use regorus;
 pub use request::{Request, RequestError, RequestErrorKind, Route, Source};
+pub use timefmt::{parse_time_ns, rfc3339_from_ns, rfc3339_from_secs};
 pub use token::{Approval, RequestFacts, TokenError, TokenFailure};
+pub use token::{FORBIDDEN_HEADERS, TOKEN_TYPE};
 pub use trust::{DocumentKind, FeedError, FeedErrorCode, FeedState, TrustStatus};
+pub use trust::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, MAX_STATUS_LIST_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
+
+/// Internals that jitgate's own tools, tests, benchmarks and fuzz targets reach into:
+/// **not a stable API** (as regorus's `unstable`); anything here may change in any
+/// release. Hosts need only what the crate root exports.
+pub mod unstable {
+    /// The audit record's helpers.
+    pub mod audit {
+        pub use crate::audit::trace_id;
+    }
+    /// The builtins a policy may call.
+    pub mod calls {
+        pub use crate::calls::provided;
+    }
+    /// The input document, built piece by piece.
+    pub mod input {
+        pub use crate::input::{approval_value, build, requester_value, InputParts, TokenView};
+    }
+    /// The strict JSON reader (duplicate members refused).
+    pub mod json {
+        pub use crate::json::{parse_strict, parse_strict_with_depth, StrictJsonError};
+    }
+    /// Compact JWS: base64url and the bare signature check.
+    pub mod jws {
+        pub use crate::jws::{b64url_decode, b64url_encode, verify_signature, CompactJws};
+    }
+    /// Rego evaluation below `Policy`.
+    pub mod policy {
+        pub use crate::policy::{interpret, load_modules, PolicyOutcome};
+    }
+}

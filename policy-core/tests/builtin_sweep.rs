@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use jitgate_core::policy::load_modules;
 use jitgate_core::regorus::Value;
+use jitgate_core::unstable::policy::load_modules;
 
 const BUILTINS: &str = include_str!("../src/regorus_builtins.txt");
 
@@ -151,7 +151,7 @@ fn no_builtin_panics_on_hostile_arguments() {
     println!("{available} builtins available, {calls} calls, {} panics", panics.len());
     // The builtins the engine really has are exactly those jitgate says it provides
     // (the set the configuration-time call check accepts): one builtin set.
-    let provided = jitgate_core::calls::provided();
+    let provided = jitgate_core::unstable::calls::provided();
     let expected = builtins.iter().filter(|(name, _)| provided.contains(name)).count();
     let missing_provided: Vec<&&str> = missing.iter().filter(|n| provided.contains(**n)).collect();
     assert_eq!(

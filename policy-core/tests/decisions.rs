@@ -742,6 +742,6 @@ fn the_decision_header_and_the_trace_id() {
         (format!("01-{trace}-00f067aa0ba902b7-01-extra"), Some(trace)),
         ("garbage".to_owned(), None),
     ] {
-        assert_eq!(jitgate_core::audit::trace_id(&tp), want, "{tp}");
+        assert_eq!(jitgate_core::unstable::audit::trace_id(&tp), want, "{tp}");
     }
 }

@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use jitgate_core::trust::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
 use jitgate_core::{Algorithm, FeedErrorCode, Gate};
+use jitgate_core::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
@@ -426,7 +426,7 @@ fn status_list_refusals() {
     }
     // Not zlib.
     let mut not_zlib = good.clone();
-    not_zlib["status_list"]["lst"] = json!(jitgate_core::jws::b64url_encode(b"plain bytes"));
+    not_zlib["status_list"]["lst"] = json!(jitgate_core::unstable::jws::b64url_encode(b"plain bytes"));
     assert_eq!(install(LIST_URI, &not_zlib).unwrap_err(), FeedErrorCode::Malformed);
     // A small document that inflates past the bound (a zip bomb).
     let bomb = miniz_oxide_bomb();
@@ -448,7 +448,7 @@ fn miniz_oxide_bomb() -> String {
     let zeros = vec![0u8; 64 << 20];
     let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&zeros, 10);
     assert!(compressed.len() < 200_000);
-    jitgate_core::jws::b64url_encode(&compressed)
+    jitgate_core::unstable::jws::b64url_encode(&compressed)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use jitgate_mint as mint;
 use serde_json::{json, Value};
 
@@ -225,7 +225,7 @@ fn kid_must_name_a_key_of_the_issuer() {
 fn signatures_that_do_not_verify() {
     let good = token(&claims());
     let (input, sig) = good.rsplit_once('.').unwrap();
-    let sig_bytes = jitgate_core::jws::b64url_decode(sig).unwrap();
+    let sig_bytes = jitgate_core::unstable::jws::b64url_decode(sig).unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("flipped bit", {
             let mut s = sig_bytes.clone();
@@ -269,7 +269,7 @@ fn signatures_that_do_not_verify() {
 fn es256_signature_must_be_raw_r_s() {
     let good = es_token(&claims());
     let (input, sig) = good.rsplit_once('.').unwrap();
-    let raw = jitgate_core::jws::b64url_decode(sig).unwrap();
+    let raw = jitgate_core::unstable::jws::b64url_decode(sig).unwrap();
     let sig = p256::ecdsa::Signature::from_slice(&raw).unwrap();
     let der = sig.to_der();
     assert_eq!(

@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
-use jitgate_core::jwks::{parse_jwk, KeyMaterial};
-use jitgate_core::jws::{verify_signature, CompactJws};
-use jitgate_core::token::FORBIDDEN_HEADERS;
+use jitgate_core::unstable::jws::{verify_signature, CompactJws};
 use jitgate_core::Algorithm;
+use jitgate_core::FORBIDDEN_HEADERS;
+use jitgate_core::{parse_jwk, KeyMaterial};
 use serde_json::Value;
 
 /// `$JITGATE_VECTORS`, else `shared/vectors` next to the repository, else `/work/shared/vectors`.
@@ -113,7 +113,7 @@ fn ecdsa_p256_p1363_every_case() {
                 let bytes = &bytes[bytes.len().saturating_sub(32)..];
                 let mut padded = vec![0u8; 32 - bytes.len()];
                 padded.extend_from_slice(bytes);
-                Value::from(jitgate_core::jws::b64url_encode(&padded))
+                Value::from(jitgate_core::unstable::jws::b64url_encode(&padded))
             };
             serde_json::json!({"kty": "EC", "crv": "P-256", "x": coord("wx"), "y": coord("wy")})
         });
@@ -161,7 +161,7 @@ fn jws_accepted(jws: &str, key_jwk: &Value) -> bool {
 
 fn header_alg(jws: &Value) -> Option<String> {
     let compact = jws.as_str()?;
-    let header = jitgate_core::jws::b64url_decode(compact.split('.').next()?)?;
+    let header = jitgate_core::unstable::jws::b64url_decode(compact.split('.').next()?)?;
     let header: Value = serde_json::from_slice(&header).ok()?;
     header["alg"].as_str().map(str::to_owned)
 }

@@ -44,7 +44,7 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
         .source
         .certificate_sha256
         .as_deref()
-        .and_then(jitgate_core::jws::b64url_decode)
+        .and_then(jitgate_core::unstable::jws::b64url_decode)
     {
         out = out.property("connection.sha256_peer_certificate_digest", hex::encode(digest));
     }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use jitgate_core::jws::b64url_encode;
+use jitgate_core::unstable::jws::b64url_encode;
 use jitgate_core::{Algorithm, Gate};
 use jitgate_harness::jitgate::{audit_records, envoy_request, last_audit};
 use jitgate_harness::{Error, Host, HostConfig, Outcome, Request};

@@ -401,7 +401,7 @@ fn sign(spec: TokenSpec, keys: &Keyring) -> Result<String, CaseError> {
 fn time_ns(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64().and_then(|s| s.checked_mul(1_000_000_000)),
-        Value::String(text) => jitgate_core::timefmt::parse_time_ns(text),
+        Value::String(text) => jitgate_core::parse_time_ns(text),
         _ => None,
     }
 }
@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(name, "authorization");
         assert!(value.starts_with("Bearer ey"), "{value}");
         let payload = value.split('.').nth(1).unwrap();
-        let claims = jitgate_core::jws::b64url_decode(payload).unwrap();
+        let claims = jitgate_core::unstable::jws::b64url_decode(payload).unwrap();
         assert_eq!(serde_json::from_slice::<Value>(&claims).unwrap()["exp"], 1_700_003_600);
     }
 

@@ -198,8 +198,8 @@ impl Svc {
 /// documents' headers and contents).
 pub fn jws_parts(jws: &str) -> (Value, Value) {
     let mut parts = jws.split('.');
-    let h = jitgate_core::jws::b64url_decode(parts.next().unwrap()).unwrap();
-    let p = jitgate_core::jws::b64url_decode(parts.next().unwrap()).unwrap();
+    let h = jitgate_core::unstable::jws::b64url_decode(parts.next().unwrap()).unwrap();
+    let p = jitgate_core::unstable::jws::b64url_decode(parts.next().unwrap()).unwrap();
     (serde_json::from_slice(&h).unwrap(), serde_json::from_slice(&p).unwrap())
 }
 

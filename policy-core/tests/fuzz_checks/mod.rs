@@ -18,8 +18,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use jitgate_core::policy::{interpret, load_modules, PolicyOutcome};
 use jitgate_core::regorus::{Engine, Value};
+use jitgate_core::unstable::policy::{interpret, load_modules, PolicyOutcome};
 use jitgate_core::{Action, Fault, Gate, Request, RequestFacts, TokenStatus};
 use jitgate_mint::SigningKey;
 use jitgate_testkit::CaseFile;
@@ -628,7 +628,7 @@ pub const TARGETS: &[&str] = &["token", "config", "request", "policy_result", "b
 /// the trusted `kid`. Installing never panics, an attacker's document is never
 /// installed, and the gate still decides afterwards.
 fn feed(selector: u8, rest: &[u8]) {
-    use jitgate_core::trust::{KEY_SET_TYPE, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
+    use jitgate_core::{KEY_SET_TYPE, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
     use jitgate_mint::sign_raw;
     const ISSUER: &str = "https://approvals.example.com";
     const LIST: &str = "https://approvals.example.com/v1/status-lists/0";
