@@ -19,6 +19,33 @@ pub enum KeyMaterial {
     P256(p256::ecdsa::VerifyingKey),
 }
 
+impl KeyMaterial {
+    /// Verifies `signature` over `message` with this key. Any signature that does not
+    /// verify, whatever its bytes (wrong length, DER instead of `r || s`, zero,
+    /// non-canonical), is `false`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Ed25519(vk) => {
+                let Ok(bytes) = <&[u8; 64]>::try_from(signature) else {
+                    return false;
+                };
+                let sig = ed25519_dalek::Signature::from_bytes(bytes);
+                vk.verify_strict(message, &sig).is_ok()
+            }
+            Self::P256(vk) => {
+                use p256::ecdsa::signature::Verifier as _;
+                if signature.len() != 64 {
+                    return false;
+                }
+                let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else {
+                    return false;
+                };
+                vk.verify(message, &sig).is_ok()
+            }
+        }
+    }
+}
+
 /// One verification key: its id, the only algorithm it may be used with, its material.
 #[derive(Clone, Debug)]
 pub struct Key {

@@ -10,7 +10,6 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::json::{parse_strict, StrictJsonError};
-use crate::jwks::KeyMaterial;
 
 /// The largest token accepted, in bytes (the header value after the prefix).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -135,31 +134,6 @@ impl<'a> CompactJws<'a> {
             payload,
             signature,
         })
-    }
-}
-
-/// Verifies `signature` over `message` with `key`. Any signature that does not verify,
-/// whatever its bytes (wrong length, DER instead of `r || s`, zero, non-canonical), is
-/// `false`.
-pub fn verify_signature(key: &KeyMaterial, message: &[u8], signature: &[u8]) -> bool {
-    match key {
-        KeyMaterial::Ed25519(vk) => {
-            let Ok(bytes) = <&[u8; 64]>::try_from(signature) else {
-                return false;
-            };
-            let sig = ed25519_dalek::Signature::from_bytes(bytes);
-            vk.verify_strict(message, &sig).is_ok()
-        }
-        KeyMaterial::P256(vk) => {
-            use p256::ecdsa::signature::Verifier as _;
-            if signature.len() != 64 {
-                return false;
-            }
-            let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else {
-                return false;
-            };
-            vk.verify(message, &sig).is_ok()
-        }
     }
 }
 

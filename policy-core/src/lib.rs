@@ -88,9 +88,9 @@ pub mod unstable {
     pub mod json {
         pub use crate::json::{parse_strict, parse_strict_with_depth, StrictJsonError};
     }
-    /// Compact JWS: base64url and the bare signature check.
+    /// Compact JWS: its parts, and base64url.
     pub mod jws {
-        pub use crate::jws::{b64url_decode, b64url_encode, verify_signature, CompactJws};
+        pub use crate::jws::{b64url_decode, b64url_encode, CompactJws};
     }
     /// Rego evaluation below `Policy`.
     pub mod policy {

@@ -328,7 +328,7 @@ impl Verifier {
             );
         }
         // Signature.
-        if !jws::verify_signature(&key.material, jws.signing_input, &jws.signature) {
+        if !key.material.verify(jws.signing_input, &jws.signature) {
             return fail(
                 TokenError::Signature,
                 format!("signature does not verify with key `{kid}`"),

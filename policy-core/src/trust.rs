@@ -461,7 +461,7 @@ fn verify_document(kind: DocumentKind, text: &str, issuer: &Issuer, now_ns: i64)
             format!("key `{kid}` is for `{}`, the document says `{alg}`", key.alg),
         );
     }
-    if !jws::verify_signature(&key.material, jws.signing_input, &jws.signature) {
+    if !key.material.verify(jws.signing_input, &jws.signature) {
         return refuse(
             kind,
             FeedErrorCode::Signature,
