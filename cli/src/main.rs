@@ -1,12 +1,4 @@
-//! `jitgate`: decide requests, test policies, and handle approval tokens from the
-//! command line (DESIGN §8).
-//!
-//! Built without the default feature `harness` (no wasmtime), the subcommands that
-//! run the compiled filter are left out: `run`, and `--filter` of `test` and `demo`.
-//!
-//! Exit codes: 0 when the command did its job (a decision was made, allow or deny;
-//! every test passed; a token verified), 1 when a test failed or a token did not
-//! verify, 2 on a usage, file or configuration error.
+#![doc = include_str!("../README.md")]
 
 /// `println!` for the command's output: a reader that has gone away (`jitgate test
 /// policies/ | head`) ends the output quietly instead of panicking, and the exit code

@@ -1,27 +1,4 @@
-//! # jitgate-core
-//!
-//! The no-IO core of jitgate: it verifies a signed just-in-time (JIT) approval token
-//! and decides an HTTP request with a Rego policy. Time, keys, policy and request
-//! all come in as arguments; the crate reads no clock, file, network or randomness,
-//! so the Envoy filter, the JS package and the `jitgate` command decide alike.
-//!
-//! ```text
-//! host (Envoy / JS / CLI) ──Request, now──▶ Gate::decide ──▶ Decision (allow, status, reason, action, audit)
-//! ```
-//!
-//! - [`Gate`] — built once from the plugin configuration ([`Config`], DESIGN §6).
-//! - [`TokenError`] — the approval token rules (DESIGN §3) and their error codes.
-//! - [`Policy`] — the compiled Rego policy with the injected `time.now_ns`.
-//! - [`Decision`] and [`AuditRecord`] — the outcome and its audit record (DESIGN §5, §7).
-//!
-//! Everything a host needs is exported here, at the crate root; the modules are
-//! private (`docs/architecture.md` says which rule lives where). [`unstable`] holds
-//! internals for jitgate's own tools and tests, with no stability promise.
-//!
-//! Features: `time`, `glob`, `regex`, `encoding`, `semver` add Rego builtins (`full`
-//! has them all); `std` and `net` need a host with std on wasm32 (WASI or JS);
-//! `coverage` enables Rego coverage reports. The crate only verifies: tokens and
-//! feed documents are signed by `jitgate-mint`.
+#![doc = include_str!("../README.md")]
 
 // Lints, each for a reason:
 // - no `unsafe`: nothing here needs it, and the crate parses untrusted tokens;
