@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use jitgate_core::{Algorithm, Gate, Request};
-use jitgate_filter::{Filter, Host, HostError, Level, Metrics, Shared, Verdict};
+use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::json;
 
@@ -26,7 +26,7 @@ struct MemoryHost {
     log_bytes: Cell<usize>,
 }
 
-impl Host for MemoryHost {
+impl HostCalls for MemoryHost {
     fn now_ns(&self) -> Result<i64, HostError> {
         Ok(self.clock.get())
     }

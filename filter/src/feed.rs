@@ -71,8 +71,8 @@ pub fn counter_names() -> Vec<String> {
     names
 }
 
-/// The host calls the feed makes (beyond [`crate::Host`]'s logging and counters).
-pub trait FeedHost: crate::Host {
+/// The host calls the feed makes (beyond [`crate::HostCalls`]'s logging and counters).
+pub trait FeedHost: crate::HostCalls {
     /// Sends `GET` `headers` to `cluster`; returns the call's token.
     fn dispatch_get(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Result<u32, HostError>;
     /// The response headers of the call being answered.

@@ -1,4 +1,4 @@
-//! The filter's logic over any [`Host`]: configuration (root context) and one request
+//! The filter's logic over any [`HostCalls`]: configuration (root context) and one request
 //! (HTTP context). `proxy` (wasm32 only) binds it to the proxy-wasm contexts.
 //!
 //! Per request: read the header map and the properties, take `now` from the host
@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use jitgate_core::{Action, Decision, Fault, Forward, Gate, Reason};
 
-use crate::host::{Host, HostError, Level};
+use crate::host::{HostCalls, HostError, Level};
 use crate::metrics::{self, Metrics};
 use crate::request::{
     build_request, parse_route_metadata, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL,
@@ -83,7 +83,7 @@ impl Shared {
     /// ([`Shared::is_configured`] is false; the root context then returns false from
     /// `on_configure`, so Envoy rejects the configuration). `seed` (16 random bytes)
     /// makes decision ids unique across VMs.
-    pub fn configure<H: Host>(host: &H, config: Option<&[u8]>, metrics: Metrics, seed: [u8; 16]) -> Self {
+    pub fn configure<H: HostCalls>(host: &H, config: Option<&[u8]>, metrics: Metrics, seed: [u8; 16]) -> Self {
         let mut shared = Self::unconfigured(metrics, seed);
         let text = match config.map(core::str::from_utf8) {
             None | Some(Ok("")) => Err(
@@ -155,7 +155,7 @@ impl Filter {
     }
 
     /// Decides the request and applies the decision (see the module docs).
-    pub fn on_request_headers<H: Host>(&mut self, host: &mut H) -> Verdict {
+    pub fn on_request_headers<H: HostCalls>(&mut self, host: &mut H) -> Verdict {
         let shared = Rc::clone(&self.shared);
         let Some(gate) = shared.gate.as_ref() else {
             return self.refuse_unconfigured(host);
@@ -193,7 +193,13 @@ impl Filter {
     /// answer locally; then the audit line and the counters. `started` is when deciding
     /// began, for `eval_ns`. A forward that cannot be applied becomes the core's
     /// enforced 500 refusal of the same decision.
-    fn apply<H: Host>(&mut self, host: &mut H, gate: &Gate, mut decision: Decision, started: Option<i64>) -> Verdict {
+    fn apply<H: HostCalls>(
+        &mut self,
+        host: &mut H,
+        gate: &Gate,
+        mut decision: Decision,
+        started: Option<i64>,
+    ) -> Verdict {
         if let Some(start) = started {
             decision.audit.eval_ns = host
                 .now_ns()
@@ -221,7 +227,7 @@ impl Filter {
 
     /// Without a configuration (Envoy normally refuses such a plugin): the core's
     /// 500 `internal_error` decision, numbered from this filter's seed.
-    fn refuse_unconfigured<H: Host>(&mut self, host: &mut H) -> Verdict {
+    fn refuse_unconfigured<H: HostCalls>(&mut self, host: &mut H) -> Verdict {
         let now = host.now_ns().unwrap_or(0);
         let sequence = self.shared.unconfigured_sequence.get().wrapping_add(1);
         self.shared.unconfigured_sequence.set(sequence);
@@ -235,7 +241,7 @@ impl Filter {
 
     /// Adds the response headers an allowing policy asked for. A header the host
     /// refuses is logged and skipped (the request was already allowed).
-    pub fn on_response_headers<H: Host>(&mut self, host: &mut H) {
+    pub fn on_response_headers<H: HostCalls>(&mut self, host: &mut H) {
         for (name, value) in core::mem::take(&mut self.response_headers) {
             if let Err(e) = host.add_response_header(&name, &value) {
                 host.log(
@@ -251,7 +257,7 @@ impl Filter {
         &self.response_headers
     }
 
-    fn emit<H: Host>(&self, host: &mut H, decision: &Decision) {
+    fn emit<H: HostCalls>(&self, host: &mut H, decision: &Decision) {
         // For Envoy's access log: %FILTER_STATE(wasm.jitgate.decision_id:PLAIN)% and so on.
         let approval = decision.approval.as_deref();
         let state = [
@@ -295,7 +301,7 @@ impl Filter {
 }
 
 /// Reads the header map and the properties into a request, or why it cannot be read.
-fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, (Fault, String)> {
+fn read_request<H: HostCalls>(host: &H) -> Result<jitgate_core::Request, (Fault, String)> {
     let headers = host
         .request_headers()
         .map_err(|e| (Fault::Host, format!("reading the request headers: {e}")))?;
@@ -329,7 +335,7 @@ fn read_request<H: Host>(host: &H) -> Result<jitgate_core::Request, (Fault, Stri
     Ok(request)
 }
 
-fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, (Fault, String)> {
+fn property<H: HostCalls>(host: &H, path: &[&str]) -> Result<Option<String>, (Fault, String)> {
     match host.property(path) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => String::from_utf8(bytes)
@@ -340,7 +346,7 @@ fn property<H: Host>(host: &H, path: &[&str]) -> Result<Option<String>, (Fault, 
 }
 
 /// Applies a forward decision: removals first, then the headers to set.
-fn apply_forward<H: Host>(host: &mut H, forward: &Forward) -> Result<(), HostError> {
+fn apply_forward<H: HostCalls>(host: &mut H, forward: &Forward) -> Result<(), HostError> {
     for name in &forward.remove_headers {
         host.remove_request_header(name)?;
     }
@@ -352,7 +358,7 @@ fn apply_forward<H: Host>(host: &mut H, forward: &Forward) -> Result<(), HostErr
 
 /// Sends a local answer; if the host refuses, resets the stream so the request can
 /// never continue upstream.
-fn send_or_reset<H: Host>(host: &mut H, status: u16, headers: &[(String, String)], body: &str) {
+fn send_or_reset<H: HostCalls>(host: &mut H, status: u16, headers: &[(String, String)], body: &str) {
     let Err(e) = host.send_response(status, headers, body) else {
         return;
     };

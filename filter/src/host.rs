@@ -53,7 +53,7 @@ impl std::error::Error for HostError {}
 ///
 /// Header names are lower case (Envoy's header maps are). Header values are bytes: a
 /// value need not be UTF-8 (`obs-text`), and the filter decides what that means.
-pub trait Host {
+pub trait HostCalls {
     /// Wall-clock time, nanoseconds since the Unix epoch.
     fn now_ns(&self) -> Result<i64, HostError>;
     /// Every request header, pseudo-headers (`:method`, `:path`, …) included, in order.

@@ -29,7 +29,7 @@
 //!   one VM per period fetches each revocation list, status list and key set with
 //!   `proxy_http_call`, and every VM installs it from proxy-wasm shared data.
 //!
-//! The per-request logic is written against the [`Host`] trait, so it runs natively
+//! The per-request logic is written against the [`HostCalls`] trait, so it runs natively
 //! in tests with a fake host; `proxy` (wasm32 only) binds it to Envoy.
 
 // Lints, each for a reason:
@@ -51,5 +51,5 @@ pub mod request;
 
 pub use feed::{Feed, FeedHost};
 pub use filter::{Filter, Shared, Verdict, AUDIT_LOG_PREFIX, LOG_PREFIX};
-pub use host::{Host, HostError, Level};
+pub use host::{HostCalls, HostError, Level};
 pub use metrics::Metrics;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use jitgate_core::Reason;
 
-use crate::host::{Host, Level};
+use crate::host::{HostCalls, Level};
 
 /// Every allowed decision.
 pub const ALLOWED: &str = "jitgate.allowed";
@@ -51,7 +51,7 @@ pub struct Metrics {
 impl Metrics {
     /// Defines every counter of [`counter_names`]. A counter the host refuses is logged
     /// and left out (incrementing it is then a no-op): metrics never fail a request.
-    pub fn define<H: Host>(host: &H) -> Self {
+    pub fn define<H: HostCalls>(host: &H) -> Self {
         let mut ids = BTreeMap::new();
         for name in counter_names() {
             match host.define_counter(&name) {
@@ -70,7 +70,7 @@ impl Metrics {
     }
 
     /// Adds one to counter `name`.
-    pub fn increment<H: Host>(&self, host: &H, name: &str) {
+    pub fn increment<H: HostCalls>(&self, host: &H, name: &str) {
         let Some(id) = self.id(name) else {
             return;
         };

@@ -1,4 +1,4 @@
-//! The proxy-wasm binding (wasm32 only): [`ProxyHost`] implements [`Host`] with the
+//! The proxy-wasm binding (wasm32 only): [`ProxyHost`] implements [`HostCalls`] with the
 //! SDK's `hostcalls`, and the root and HTTP contexts hand their callbacks to
 //! [`crate::filter`].
 //!
@@ -19,7 +19,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 
 use crate::feed::{Feed, FeedHost, TICK_MS};
 use crate::filter::{Filter, Shared, Verdict, LOG_PREFIX};
-use crate::host::{Host, HostError, Level};
+use crate::host::{HostCalls, HostError, Level};
 use crate::metrics::Metrics;
 
 /// The proxy-wasm host (Envoy), through `proxy_wasm::hostcalls`.
@@ -30,7 +30,7 @@ fn failed(call: &'static str) -> impl Fn(Status) -> HostError {
     move |status| HostError::new(call, status as u32)
 }
 
-impl Host for ProxyHost {
+impl HostCalls for ProxyHost {
     fn now_ns(&self) -> Result<i64, HostError> {
         let time = hostcalls::get_current_time().map_err(failed("get_current_time"))?;
         let since_epoch = time

@@ -1,5 +1,5 @@
 //! Target `differential`: the same request through the Envoy filter's code (the
-//! `jitgate-filter` crate natively, driven through its `Host` trait as Envoy would:
+//! `jitgate-filter` crate natively, driven through its `HostCalls` trait as Envoy would:
 //! pseudo-headers, a header map, properties) and through the core as the CLI and the
 //! JS package see it (the JSON request form, `Request::from_json_str`), under the same
 //! configuration (the request target's gates): both must decide alike — allow, status
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use arbitrary::Arbitrary;
-use jitgate_filter::{Filter, Host, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
+use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
 
 use crate::{checks, signed_token, valid_claims, Edit, Pick, Signer, J, PATHS, WORDS};
 
@@ -74,7 +74,7 @@ struct FakeHost {
     sent: Option<u16>,
 }
 
-impl Host for FakeHost {
+impl HostCalls for FakeHost {
     fn now_ns(&self) -> Result<i64, HostError> {
         Ok(self.clock)
     }

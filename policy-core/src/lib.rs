@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-
 // Lints, each for a reason:
 // - no `unsafe`: nothing here needs it, and the crate parses untrusted tokens;
 #![forbid(unsafe_code)]

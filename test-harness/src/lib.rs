@@ -1,5 +1,4 @@
 #![doc = include_str!("../README.md")]
-
 // Guest input must never panic the host: the workspace denies unwrap/expect/panic; indexing is
 // denied here too, since guest pointers and lengths reach slicing code.
 #![deny(clippy::indexing_slicing)]

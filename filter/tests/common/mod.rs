@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use jitgate_core::Algorithm;
-use jitgate_filter::{Filter, Host, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
+use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
@@ -169,7 +169,7 @@ impl FakeHost {
     }
 }
 
-impl Host for FakeHost {
+impl HostCalls for FakeHost {
     fn now_ns(&self) -> Result<i64, HostError> {
         self.check("get_current_time")?;
         let now = self.clock.get();
