@@ -13,14 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// filter needs them.
 ///
 /// ```
-/// use jitgate_harness::Request;
-/// let req = Request::get("/orders?id=7").header("X-Trace", "1").header("host", "db.internal");
+/// use jitgate_harness::EnvoyRequest;
+/// let req = EnvoyRequest::get("/orders?id=7").header("X-Trace", "1").header("host", "db.internal");
 /// let names: Vec<_> = req.header_map().iter().map(|(k, _)| k.to_string()).collect();
 /// assert_eq!(names, [":authority", ":path", ":method", ":scheme", "x-trace"]);
 /// assert_eq!(req.header_map().get(":authority"), Some("db.internal"));
 /// ```
 #[derive(Clone, Debug)]
-pub struct Request {
+pub struct EnvoyRequest {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) authority: String,
@@ -33,7 +33,7 @@ pub struct Request {
     pub(crate) upstream: Option<UpstreamResponse>,
 }
 
-impl Request {
+impl EnvoyRequest {
     /// A request with the given method and path (`:authority` `localhost`, `:scheme` `http`).
     pub fn new(method: impl Into<String>, path: impl Into<String>) -> Self {
         Self {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{Host, Request};
+use crate::{EnvoyRequest, Host};
 
 /// Prefix of the filter's audit log lines; the rest of the line is one JSON object.
 pub use jitgate_core::AUDIT_LOG_PREFIX;
@@ -17,8 +17,8 @@ pub use jitgate_core::AUDIT_LOG_PREFIX;
 /// method, path and `host` header, the other headers as they are, and the properties
 /// the filter reads (`source.address`, `connection.uri_san_peer_certificate`,
 /// `connection.sha256_peer_certificate_digest` in Envoy's hex, `request.id`).
-pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> Request {
-    let mut out = Request::new(request.method.clone(), request.path.clone());
+pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> EnvoyRequest {
+    let mut out = EnvoyRequest::new(request.method.clone(), request.path.clone());
     if let Some(host) = request.effective_host() {
         out = out.authority(host);
     }

@@ -26,7 +26,7 @@ pub use clock::Clock;
 pub use error::Error;
 pub use headers::HeaderMap;
 pub use host::{FailurePolicy, Host, HostConfig};
-pub use http::{HttpCall, HttpCallReply, Request, UpstreamResponse};
+pub use http::{EnvoyRequest, HttpCall, HttpCallReply, UpstreamResponse};
 pub use logs::{LogEntry, LogSource};
 pub use metrics::{Metric, MetricValue};
 pub use module::FilterModule;

@@ -8,7 +8,7 @@ mod common;
 
 use common::wat_module;
 use jitgate_harness::clock::DEFAULT_START_UNIX_NS;
-use jitgate_harness::{AbiVersion, Error, FailurePolicy, Host, HostConfig, LogLevel, LogSource, Outcome, Request};
+use jitgate_harness::{AbiVersion, EnvoyRequest, Error, FailurePolicy, Host, HostConfig, LogLevel, LogSource, Outcome};
 use std::time::Duration;
 
 /// Memory, a bump allocator, the ABI marker and logging helpers: `$log(ptr, len)`,
@@ -181,7 +181,7 @@ fn probe_sees_envoys_bytes_statuses_and_availability() {
     host.configure("").unwrap();
     let out = host
         .request(
-            Request::new("GET", "/p")
+            EnvoyRequest::new("GET", "/p")
                 .authority("h")
                 .property("source.address", "10.0.0.7:1234"),
         )
@@ -301,7 +301,7 @@ fn local_reply_with_empty_body_and_continue() {
     let mut host = Host::new(&module).unwrap();
     host.configure("").unwrap();
     host.take_calls();
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     let Outcome::LocalResponse {
         status,
         headers,
@@ -342,7 +342,7 @@ fn close_stream_resets_and_a_pause_with_nothing_pending_stalls() {
     );
     let mut host = Host::new(&wat_module(&close).unwrap()).unwrap();
     host.configure("").unwrap();
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     assert_eq!(
         out,
         Outcome::Reset {
@@ -361,7 +361,7 @@ fn close_stream_resets_and_a_pause_with_nothing_pending_stalls() {
     let mut host = Host::new(&wat_module(&pause).unwrap()).unwrap();
     host.configure("").unwrap();
     host.take_calls();
-    let err = host.request(Request::get("/")).unwrap_err();
+    let err = host.request(EnvoyRequest::get("/")).unwrap_err();
     assert!(
         matches!(
             err,
@@ -494,7 +494,7 @@ fn a_trap_kills_the_vm_and_requests_then_fail_closed() {
     let module = wat_module(&module("", TRAP_BODY)).unwrap();
     let mut host = Host::new(&module).unwrap();
     host.configure("").unwrap();
-    let err = host.request(Request::get("/")).unwrap_err();
+    let err = host.request(EnvoyRequest::get("/")).unwrap_err();
     let Error::Trap { callback, message, .. } = &err else {
         panic!("expected a trap, got {err:?}");
     };
@@ -506,7 +506,7 @@ fn a_trap_kills_the_vm_and_requests_then_fail_closed() {
 
     host.take_calls();
     for _ in 0..2 {
-        let out = host.request(Request::get("/")).unwrap();
+        let out = host.request(EnvoyRequest::get("/")).unwrap();
         assert_eq!(
             out,
             Outcome::LocalResponse {
@@ -537,8 +537,8 @@ fn fail_open_forwards_untouched_after_a_trap() {
     };
     let mut host = Host::with_config(&module, config).unwrap();
     host.configure("").unwrap();
-    assert!(host.request(Request::get("/")).is_err());
-    let out = host.request(Request::get("/x").header("a", "b")).unwrap();
+    assert!(host.request(EnvoyRequest::get("/")).is_err());
+    let out = host.request(EnvoyRequest::get("/x").header("a", "b")).unwrap();
     let Outcome::Forwarded { headers, response, .. } = out else {
         panic!("expected forwarded");
     };
@@ -563,7 +563,9 @@ fn a_local_reply_after_the_response_started_replaces_it_directly() {
     host.configure("").unwrap();
     host.take_calls();
     let out = host
-        .request(Request::get("/").upstream_response(jitgate_harness::UpstreamResponse::new(200).body("upstream body")))
+        .request(
+            EnvoyRequest::get("/").upstream_response(jitgate_harness::UpstreamResponse::new(200).body("upstream body")),
+        )
         .unwrap();
     assert_eq!(
         out,
@@ -617,7 +619,7 @@ fn queues_notify_the_root_and_shutdown_waits_for_proxy_done() {
     );
     let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
     host.configure("").unwrap();
-    host.request(Request::get("/")).unwrap();
+    host.request(EnvoyRequest::get("/")).unwrap();
     assert_eq!(
         proxy_lines(&host),
         [
@@ -633,7 +635,10 @@ fn queues_notify_the_root_and_shutdown_waits_for_proxy_done() {
     host.take_logs();
     // on_done(root) returns false: the root waits; its timer keeps running.
     assert!(!host.shutdown().unwrap());
-    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
+    assert!(matches!(
+        host.request(EnvoyRequest::get("/")),
+        Err(Error::NotConfigured)
+    ));
     host.advance(Duration::from_secs(1)).unwrap();
     assert_eq!(proxy_lines(&host), ["1", "0", "1"]);
     let tail: Vec<_> = host.call_names().into_iter().rev().take(2).collect();
@@ -651,7 +656,8 @@ fn a_request_can_set_the_wall_clock() {
     );
     let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
     host.configure("").unwrap();
-    host.request(Request::get("/").at_unix_secs(1_764_151_200)).unwrap();
+    host.request(EnvoyRequest::get("/").at_unix_secs(1_764_151_200))
+        .unwrap();
     assert_eq!(proxy_lines(&host), ["1764151200000000000"]);
     assert_eq!(host.clock().unix_nanos(), 1_764_151_200_000_000_000);
 }
@@ -700,7 +706,7 @@ fn bodies_can_be_rewritten_and_properties_stored_per_stream() {
     );
     let mut host = Host::new(&wat_module(&text).unwrap()).unwrap();
     host.configure("").unwrap();
-    let out = host.request(Request::post("/").body("old-body")).unwrap();
+    let out = host.request(EnvoyRequest::post("/").body("old-body")).unwrap();
     let Outcome::Forwarded { body, .. } = &out else {
         panic!("expected forwarded, got {out:?}");
     };

@@ -9,7 +9,7 @@ mod common;
 use jitgate_core::unstable::jws::b64url_encode;
 use jitgate_core::{Algorithm, Gate};
 use jitgate_harness::jitgate::{audit_records, envoy_request, last_audit};
-use jitgate_harness::{Error, Host, HostConfig, Outcome, Request};
+use jitgate_harness::{EnvoyRequest, Error, Host, HostConfig, Outcome};
 use jitgate_mint::{self as mint, SigningKey};
 use jitgate_testkit::{CaseFile, Native};
 use serde_json::{json, Value};
@@ -55,8 +55,8 @@ fn host_with(config: &Value) -> Host {
     host
 }
 
-fn get(path: &str) -> Request {
-    Request::get(path)
+fn get(path: &str) -> EnvoyRequest {
+    EnvoyRequest::get(path)
         .authority("db.internal")
         .property("source.address", "10.0.0.7:51234")
         .at_unix_secs(NOW_S)

@@ -5,7 +5,7 @@
 mod common;
 
 use common::reference_filter;
-use jitgate_harness::{Host, HttpCallReply, Outcome, Request};
+use jitgate_harness::{EnvoyRequest, Host, HttpCallReply, Outcome};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ fn even_byte_resumes_the_request() {
             .header("content-type", "application/octet-stream")
             .body(vec![2u8])
     });
-    let out = host.request(Request::get("/protected")).unwrap();
+    let out = host.request(EnvoyRequest::get("/protected")).unwrap();
 
     let Outcome::Forwarded { response, .. } = &out else {
         panic!("expected forwarded, got {out:?}");
@@ -76,7 +76,7 @@ fn even_byte_resumes_the_request() {
 fn odd_byte_answers_403_from_the_callback() {
     let mut host = host();
     host.upstream("httpbin", |_| HttpCallReply::status(200).body(vec![1u8]));
-    let out = host.request(Request::get("/protected")).unwrap();
+    let out = host.request(EnvoyRequest::get("/protected")).unwrap();
     let Outcome::LocalResponse {
         status, headers, body, ..
     } = &out
@@ -108,7 +108,7 @@ fn odd_byte_answers_403_from_the_callback() {
 fn a_failed_call_delivers_nothing_to_read() {
     let mut host = host();
     host.upstream("httpbin", |_| HttpCallReply::Failure);
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     assert_eq!(out.status(), Some(403));
     let call = host
         .calls()
@@ -122,7 +122,7 @@ fn a_failed_call_delivers_nothing_to_read() {
 fn a_timeout_is_envoys_504() {
     let mut host = host();
     host.upstream("httpbin", |_| HttpCallReply::Timeout);
-    host.request(Request::get("/")).unwrap();
+    host.request(EnvoyRequest::get("/")).unwrap();
     let call = host
         .calls()
         .iter()
@@ -135,7 +135,7 @@ fn a_timeout_is_envoys_504() {
 #[test]
 fn unknown_cluster_is_bad_argument() {
     let mut host = host();
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     assert_eq!(out.status(), Some(503));
     assert_eq!(out.body(), b"no upstream\n");
     assert!(host.log_messages().contains(&"dispatch failed: BadArgument"));
@@ -147,7 +147,7 @@ fn tokens_advance_by_four() {
     let mut host = host();
     host.upstream("httpbin", |_| HttpCallReply::status(200).body(vec![0u8]));
     for _ in 0..3 {
-        host.request(Request::get("/")).unwrap();
+        host.request(EnvoyRequest::get("/")).unwrap();
     }
     let tokens: Vec<_> = host.http_calls().iter().map(|c| c.token).collect();
     assert_eq!(tokens, [4, 8, 12]);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::reference_filter;
-use jitgate_harness::{Call, Error, Host, HostConfig, LogLevel, LogSource, Outcome, Request, UpstreamResponse};
+use jitgate_harness::{Call, EnvoyRequest, Error, Host, HostConfig, LogLevel, LogSource, Outcome, UpstreamResponse};
 
 fn names(calls: &[Call]) -> Vec<(&'static str, u32)> {
     calls.iter().map(|c| (c.name, c.context_id)).collect()
@@ -46,7 +46,7 @@ fn forwarded_request_runs_every_callback_in_order() {
     host.take_calls();
     let out = host
         .request(
-            Request::get("/orders")
+            EnvoyRequest::get("/orders")
                 .header("x-trace", "t1")
                 .upstream_response(UpstreamResponse::new(201).header("x-up", "1")),
         )
@@ -105,7 +105,7 @@ fn forwarded_request_runs_every_callback_in_order() {
 fn local_reply_passes_through_the_filters_response_callback() {
     let mut host = configured_headers_host();
     host.take_calls();
-    let out = host.request(Request::get("/hello")).unwrap();
+    let out = host.request(EnvoyRequest::get("/hello")).unwrap();
     assert_eq!(
         host.call_names(),
         [
@@ -155,7 +155,7 @@ fn local_reply_passes_through_the_filters_response_callback() {
 fn request_body_is_announced_by_end_of_stream() {
     let mut host = configured_headers_host();
     host.take_calls();
-    let out = host.request(Request::post("/upload").body("abc")).unwrap();
+    let out = host.request(EnvoyRequest::post("/upload").body("abc")).unwrap();
     let calls = host.take_calls();
     let headers = calls.iter().find(|c| c.name == "proxy_on_request_headers").unwrap();
     assert_eq!(headers.args[2], 0, "more data follows the headers");
@@ -176,7 +176,7 @@ fn context_ids_grow_per_request() {
     let mut host = configured_headers_host();
     for expected in 2..5 {
         host.take_calls();
-        host.request(Request::get("/")).unwrap();
+        host.request(EnvoyRequest::get("/")).unwrap();
         assert!(host.calls().iter().all(|c| c.context_id == expected));
     }
 }
@@ -184,7 +184,10 @@ fn context_ids_grow_per_request() {
 #[test]
 fn requests_need_a_configured_plugin() {
     let mut host = Host::new(&reference_filter("http_headers")).unwrap();
-    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
+    assert!(matches!(
+        host.request(EnvoyRequest::get("/")),
+        Err(Error::NotConfigured)
+    ));
 }
 
 #[test]
@@ -197,7 +200,7 @@ fn plugin_and_vm_configuration_are_served_as_buffers() {
     host.configure("x-value-1").unwrap();
     assert!(host.log_messages().contains(&"vm config (5 bytes): hello"));
     assert!(host.log_messages().contains(&"configured with 9 bytes: x-value-1"));
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     let Outcome::Forwarded { response, .. } = out else {
         panic!("not forwarded");
     };
@@ -224,9 +227,12 @@ fn configure_returning_false_is_an_error_with_the_logs() {
     let err = host.configure("").unwrap_err();
     assert!(err.to_string().contains("missing plugin configuration"), "{err}");
     // The host is still usable and not configured.
-    assert!(matches!(host.request(Request::get("/")), Err(Error::NotConfigured)));
+    assert!(matches!(
+        host.request(EnvoyRequest::get("/")),
+        Err(Error::NotConfigured)
+    ));
     host.configure("ok").unwrap();
-    assert!(host.request(Request::get("/")).unwrap().is_forwarded());
+    assert!(host.request(EnvoyRequest::get("/")).unwrap().is_forwarded());
 }
 
 #[test]
@@ -248,7 +254,7 @@ fn reconfiguring_replaces_the_root_context() {
             ("proxy_on_delete", first),
         ]
     );
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     let Outcome::Forwarded { response, .. } = out else {
         panic!("not forwarded");
     };
@@ -258,7 +264,9 @@ fn reconfiguring_replaces_the_root_context() {
 #[test]
 fn a_rust_panic_is_a_trap_with_the_panic_message_and_kills_the_vm() {
     let mut host = configured_headers_host();
-    let err = host.request(Request::get("/").header("x-panic", "now")).unwrap_err();
+    let err = host
+        .request(EnvoyRequest::get("/").header("x-panic", "now"))
+        .unwrap_err();
     let Error::Trap {
         callback,
         message,
@@ -276,7 +284,7 @@ fn a_rust_panic_is_a_trap_with_the_panic_message_and_kills_the_vm() {
         "{logs:?}"
     );
     assert!(host.is_dead());
-    let out = host.request(Request::get("/")).unwrap();
+    let out = host.request(EnvoyRequest::get("/")).unwrap();
     assert!(out.is_fail_closed(), "{out:?}");
     assert!(matches!(host.configure("again"), Err(Error::VmDead { .. })));
 }

@@ -13,7 +13,7 @@ use crate::abi::{AbiVersion, Action, LogLevel};
 use crate::clock::{Clock, DEFAULT_START_UNIX_NS};
 use crate::error::Error;
 use crate::headers::HeaderMap;
-use crate::http::{HttpCall, HttpCallReply, Request};
+use crate::http::{EnvoyRequest, HttpCall, HttpCallReply};
 use crate::logs::LogEntry;
 use crate::metrics::{Metric, MetricValue};
 use crate::module::FilterModule;
@@ -152,18 +152,18 @@ impl Exports {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
-    Request,
+    EnvoyRequest,
     Response,
 }
 
 /// A proxy-wasm ABI 0.2.1 host on wasmtime that runs one filter module the way Envoy does.
 ///
 /// ```no_run
-/// use jitgate_harness::{Host, Outcome, Request};
+/// use jitgate_harness::{Host, Outcome, EnvoyRequest};
 /// let mut host = Host::load("target/wasm32-wasip1/release/jitgate_filter.wasm")?;
 /// host.configure(r#"{"resource": "test-database"}"#)?;
 /// let out = host.request(
-///     Request::get("/orders")
+///     EnvoyRequest::get("/orders")
 ///         .header("x-jit-approval", "eyJ…")
 ///         .property("source.address", "10.0.0.7:1234"),
 /// )?;

@@ -6,7 +6,7 @@ impl Host {
     /// Runs one request through the filter and returns what happened to it (see [`Host`] for
     /// the callback order). A trap during the request returns [`Error::Trap`]; once the VM is
     /// dead, requests get the [`FailurePolicy`] outcome without calling the module.
-    pub fn request(&mut self, request: Request) -> Result<Outcome, Error> {
+    pub fn request(&mut self, request: EnvoyRequest) -> Result<Outcome, Error> {
         if let Some(at) = request.at_unix_nanos {
             self.store.data_mut().clock.set_unix_nanos(at);
         }
@@ -35,7 +35,7 @@ impl Host {
         Ok(outcome)
     }
 
-    fn failure_outcome(&self, request: &Request) -> Outcome {
+    fn failure_outcome(&self, request: &EnvoyRequest) -> Outcome {
         match self.failure_policy {
             FailurePolicy::FailClosed => Outcome::LocalResponse {
                 status: 503,
@@ -58,7 +58,7 @@ impl Host {
         }
     }
 
-    fn run_stream(&mut self, ctx: u32, root: u32, request: &Request) -> Result<Outcome, Error> {
+    fn run_stream(&mut self, ctx: u32, root: u32, request: &EnvoyRequest) -> Result<Outcome, Error> {
         self.context_create(ctx, root)?;
         match self.stream_phases(ctx, request) {
             Ok(outcome) => {
@@ -107,13 +107,13 @@ impl Host {
         Ok(Action::from_u32(action))
     }
 
-    fn stream_phases(&mut self, ctx: u32, request: &Request) -> Result<Outcome, Error> {
+    fn stream_phases(&mut self, ctx: u32, request: &EnvoyRequest) -> Result<Outcome, Error> {
         // Request headers.
         let count = self.stream(ctx).request_headers.len();
         self.stream(ctx).request_headers_available = true;
         let f = self.exports.request_headers.clone();
         let action = self.stream_callback("proxy_on_request_headers", f, ctx, count, request.body.is_none())?;
-        if let Some(end) = self.settle(ctx, action, Dir::Request, "request headers")? {
+        if let Some(end) = self.settle(ctx, action, Dir::EnvoyRequest, "request headers")? {
             return Ok(end);
         }
         self.stream(ctx).request_headers_available = false;
@@ -125,7 +125,7 @@ impl Host {
             stream.request_body_available = true;
             let f = self.exports.request_body.clone();
             let action = self.stream_callback("proxy_on_request_body", f, ctx, body.len(), true)?;
-            if let Some(end) = self.settle(ctx, action, Dir::Request, "request body")? {
+            if let Some(end) = self.settle(ctx, action, Dir::EnvoyRequest, "request body")? {
                 return Ok(end);
             }
             self.stream(ctx).request_body_available = false;
@@ -189,7 +189,7 @@ impl Host {
                 return self.local_reply(ctx, reply).map(Some);
             }
             let continued = match dir {
-                Dir::Request => std::mem::take(&mut stream.continued_request),
+                Dir::EnvoyRequest => std::mem::take(&mut stream.continued_request),
                 Dir::Response => std::mem::take(&mut stream.continued_response),
             };
             if action == Action::Continue || continued {

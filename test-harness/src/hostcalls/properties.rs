@@ -1,7 +1,7 @@
 //! `proxy_get_property`, `proxy_set_property`.
 //!
 //! A path is the NUL-joined segments the SDK sends. Lookup order for an HTTP context:
-//! 1. properties the test supplied with the request ([`crate::Request::property`]);
+//! 1. properties the test supplied with the request ([`crate::EnvoyRequest::property`]);
 //! 2. attributes Envoy derives from the stream: `request.path`, `request.url_path`,
 //!    `request.query`, `request.host`, `request.scheme`, `request.method`, `request.headers`
 //!    (and `request.headers.<name>`), `request.referer`, `request.useragent`, `request.id`
