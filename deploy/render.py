@@ -5,7 +5,7 @@ Source: deploy/jitgate.config.json (DESIGN §6), in which a string "@file:PATH" 
 the text of PATH (relative to the repository root), e.g. the shipped policies/jit.rego.
 
 Writes (all generated, do not edit by hand):
-  deploy/jitgate-config.json      the full plugin configuration, policy text included
+  deploy/plugin-config.json      the full plugin configuration, policy text included
   deploy/envoy.yaml               a static Envoy bootstrap running the filter
   deploy/istio-wasmplugin.yaml    an Istio WasmPlugin with the same configuration
   deploy/istio-trafficextension.yaml  the same as an Istio (>= 1.30) TrafficExtension
@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "deploy" / "jitgate.config.json"
-OUT_CONFIG = ROOT / "deploy" / "jitgate-config.json"
+OUT_CONFIG = ROOT / "deploy" / "plugin-config.json"
 OUT_ENVOY = ROOT / "deploy" / "envoy.yaml"
 OUT_ISTIO = ROOT / "deploy" / "istio-wasmplugin.yaml"
 OUT_TRAFFIC_EXTENSION = ROOT / "deploy" / "istio-trafficextension.yaml"

@@ -12,7 +12,7 @@
    and rejects header names with underscores; the Wasm filter runs on V8, fails closed
    and reloads a VM that traps (FAIL_RELOAD), loads a local file, sits before the router; its
    `configuration` is a StringValue holding a jitgate configuration (checked against
-   DESIGN §6) equal to deploy/jitgate-config.json.
+   DESIGN §6) equal to deploy/plugin-config.json.
 3. deploy/istio-wasmplugin.yaml has the WasmPlugin shape (extensions.istio.io/v1alpha1,
    known spec fields only, phase AUTHZ, failStrategy FAIL_RELOAD, a url with a known
    scheme, a selector) and its pluginConfig is the same jitgate configuration.
@@ -226,7 +226,7 @@ def check_envoy(doc, expected_config: dict) -> None:
             raise Invalid(f"{where}: configuration is not JSON: {e}") from e
         check_jitgate_config(cfg, where)
         if cfg != expected_config:
-            raise Invalid(f"{where}: configuration differs from deploy/jitgate-config.json (run deploy/render.py)")
+            raise Invalid(f"{where}: configuration differs from deploy/plugin-config.json (run deploy/render.py)")
 
 
 # --- istio-wasmplugin.yaml, istio-trafficextension.yaml ------------------------------
@@ -304,7 +304,7 @@ def check_wasm_fields(fields: dict, at: str, where: str, expected_config: dict, 
             raise Invalid(f"{where}: {at}.sha256 is {sha256!r}, but the image's manifest digest is {pinned}")
     check_jitgate_config(fields.get("pluginConfig"), f"{where}: {at}.pluginConfig")
     if fields["pluginConfig"] != expected_config:
-        raise Invalid(f"{where}: {at}.pluginConfig differs from deploy/jitgate-config.json (run deploy/render.py)")
+        raise Invalid(f"{where}: {at}.pluginConfig differs from deploy/plugin-config.json (run deploy/render.py)")
 
 
 def check_istio(doc, expected_config: dict, pinned: str | None = None, where: str = "istio-wasmplugin.yaml") -> None:
@@ -464,7 +464,7 @@ def load_all():
 
 def validate(envoy_text: str, istio_text: str, traffic_extension_text: str, config_text: str) -> None:
     expected = json.loads(config_text)
-    check_jitgate_config(expected, "jitgate-config.json")
+    check_jitgate_config(expected, "plugin-config.json")
     check_envoy(yaml.safe_load(envoy_text), expected)
     wasmplugin, traffic_extension = yaml.safe_load(istio_text), yaml.safe_load(traffic_extension_text)
     check_istio(wasmplugin, expected)
@@ -652,7 +652,7 @@ def self_test(wasm_path: Path | None) -> int:
         "jitgate: leeway over 300": "`issuers[0].leeway_s`",
         "jitgate: private key in jwks": "no private `d`",
         "jitgate: bad mode": "`mode`",
-        "jitgate: differs from the rendered configuration": "differs from deploy/jitgate-config.json",
+        "jitgate: differs from the rendered configuration": "differs from deploy/plugin-config.json",
         "istio: `phse` (misspelled)": "unknown field `spec.phse`",
         "istio: FAIL_OPEN": "failStrategy must be FAIL_RELOAD",
         "istio: FAIL_CLOSE": "failStrategy must be FAIL_RELOAD",

@@ -16,7 +16,7 @@ fn deploy_file(name: &str) -> String {
 }
 
 fn deployed_config() -> Value {
-    serde_json::from_str(&deploy_file("jitgate-config.json")).unwrap()
+    serde_json::from_str(&deploy_file("plugin-config.json")).unwrap()
 }
 
 #[test]

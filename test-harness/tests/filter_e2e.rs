@@ -358,7 +358,7 @@ fn a_trap_leaves_the_vm_dead_and_requests_failing_closed() {
 /// by deploy/validate.sh) loads into the filter, which then enforces it.
 #[test]
 fn the_deployed_configuration_runs_in_the_filter() {
-    let config: Value = serde_json::from_str(include_str!("../../deploy/jitgate-config.json")).unwrap();
+    let config: Value = serde_json::from_str(include_str!("../../deploy/plugin-config.json")).unwrap();
     let mut host = host_with(&config);
     assert!(host.request(get("/healthz")).unwrap().is_forwarded());
     let (status, body) = local(&host.request(get("/orders")).unwrap());
