@@ -11,7 +11,6 @@ use jitgate_core::{Algorithm, Gate};
 use jitgate_harness::jitgate::{audit_records, envoy_request, last_audit};
 use jitgate_harness::{EnvoyRequest, Error, Host, HostConfig, Outcome};
 use jitgate_mint::{self as mint, SigningKey};
-use jitgate_testkit::{CaseFile, Native};
 use serde_json::{json, Value};
 
 const NOW_S: u64 = 1_795_687_200; // 2026-11-26T10:00:00Z
@@ -401,30 +400,6 @@ fn header_values_reach_the_filter_without_surrounding_whitespace_as_in_envoy() {
     };
     assert_eq!(headers.get_all("x-note"), ["a b"]);
     assert_eq!(last_audit(&host).unwrap()["reason"], "allowed");
-}
-
-/// The shared corpus (policy-core/tests/vectors/decisions.json) through the filter and
-/// through the native core: both must match every expectation.
-#[test]
-fn shared_decision_vectors_decide_alike_in_filter_and_core() {
-    let corpus = CaseFile::from_json(include_str!("../../policy-core/tests/vectors/decisions.json")).unwrap();
-    let mut host = host_with(&corpus.config);
-    let mut native = Native(Gate::new(&corpus.config.to_string()).unwrap());
-    let mut failures = Vec::new();
-    for case in &corpus.cases {
-        for (label, decider) in [
-            ("native", &mut native as &mut dyn jitgate_testkit::Decider),
-            ("filter", &mut host),
-        ] {
-            match case.check(decider, &corpus.token) {
-                Ok(lines) if lines.is_empty() => {}
-                Ok(lines) => failures.push(format!("[{label}] {}: {}", case.name, lines.join("; "))),
-                Err(e) => failures.push(format!("[{label}] {}: {e}", case.name)),
-            }
-        }
-    }
-    assert!(corpus.cases.len() >= 30);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The time zones compiled in (.cargo/config.toml) and the regex classes are the same
