@@ -172,16 +172,30 @@ impl Policy {
         // stderr, which a filter must not do.
         let rule: regorus::Rc<str> = entrypoint.into();
         engine.compile_with_entrypoint(&rule).map_err(|e| {
-            let message = e.to_string();
-            if message.contains("not a valid rule path") {
+            // Which field is wrong is asked of the parsed modules, not read from the
+            // error's text: no module declaring the rule means the entrypoint is.
+            let wanted: Vec<&str> = entrypoint.split('.').skip(1).collect();
+            let packages = engine.get_policy_package_components().unwrap_or_default();
+            let declared = packages.iter().any(|m| {
+                let n = m.components.len();
+                wanted.len() > n
+                    && m.components
+                        .iter()
+                        .map(String::as_str)
+                        .eq(wanted.iter().copied().take(n))
+                    && engine
+                        .has_declared_rule_rooted_at(&m.source_file, &wanted.get(n..).unwrap_or_default().join("."))
+                        .unwrap_or(false)
+            });
+            if declared {
                 PolicyError {
-                    field: "policy.entrypoint".into(),
-                    message: format!("no rule `{entrypoint}` in the policy modules"),
+                    field: "policy.modules".into(),
+                    message: e.to_string(),
                 }
             } else {
                 PolicyError {
-                    field: "policy.modules".into(),
-                    message,
+                    field: "policy.entrypoint".into(),
+                    message: format!("no rule `{entrypoint}` in the policy modules"),
                 }
             }
         })?;

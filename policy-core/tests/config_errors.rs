@@ -94,6 +94,7 @@ fn each_bad_field_is_named() {
             "policy.modules.jit.rego",
         ),
         ("policy.entrypoint", json!("data.access.jit.nope"), "policy.entrypoint"),
+        ("policy.entrypoint", json!("data.nothing.here"), "policy.entrypoint"),
         ("policy.entrypoint", json!("allow"), "policy.entrypoint"),
         ("policy.data", json!([1]), "policy.data"),
         ("policy.rego_v0", json!("no"), "policy.rego_v0"),
@@ -122,6 +123,14 @@ fn each_bad_field_is_named() {
         assert_eq!(e.field(), Some(field), "{path} = {value}: {e}");
         assert!(e.to_string().contains(field), "message names the field: {e}");
     }
+}
+
+#[test]
+fn a_module_that_fails_to_compile_is_named_not_the_entrypoint() {
+    // The rule exists, but its body uses a variable nothing binds: a module error.
+    let cfg = config_with("package access.jit\nallow if { input.request.method == unbound }");
+    let e = refused(&cfg);
+    assert_eq!(e.field(), Some("policy.modules"), "{e}");
 }
 
 #[test]
