@@ -193,10 +193,18 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// Parses a duration into whole seconds: bare seconds (`90`) or humantime's form
-/// (`90s`, `15m`, `1h 30m`, `2d`).
+/// with the units `s`, `m`, `h`, `d` (`90s`, `15m`, `1h 30m`, `2d`). humantime's
+/// other units are refused: `M` would be months and `y` years, far past any
+/// approval's lifetime, and one letter's case must not decide that.
 pub(crate) fn parse_duration(text: &str) -> Result<u64> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| anyhow!("`{text}` is too long"));
+    }
+    if let Some(unit) = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|unit| !unit.is_empty() && !matches!(*unit, "s" | "m" | "h" | "d"))
+    {
+        bail!("`{text}`: unknown unit `{unit}` (s, m, h, d)");
     }
     let duration =
         humantime::parse_duration(text).map_err(|e| anyhow!("`{text}` is not a duration (90s, 15m, 1h): {e}"))?;
@@ -366,7 +374,18 @@ mod tests {
         for (text, secs) in [("90", 90), ("90s", 90), ("15m", 900), ("1h 30m", 5400), ("2d", 172_800)] {
             assert_eq!(parse_duration(text).ok(), Some(secs), "{text}");
         }
-        for bad in ["", "1.5s", "1500ms", "soon", "-5", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "1.5s",
+            "1500ms",
+            "soon",
+            "-5",
+            "99999999999999999999999",
+            "15M",
+            "1y",
+            "2w",
+            "3min",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

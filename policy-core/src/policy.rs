@@ -195,7 +195,7 @@ impl Policy {
             } else {
                 PolicyError {
                     field: "policy.entrypoint".into(),
-                    message: format!("no rule `{entrypoint}` in the policy modules"),
+                    message: format!("no rule `{entrypoint}` in the policy modules ({e})"),
                 }
             }
         })?;

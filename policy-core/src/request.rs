@@ -305,11 +305,12 @@ struct SourceSpec {
     certificate_sha256: Option<String>,
 }
 
-/// The `headers` object, in order, a name given twice refused: JSON readers disagree
-/// on which copy of a repeated member wins, so neither may (repeated values are an
+/// The `headers` object, sorted by name (as a JSON value's members are, so text and
+/// value give the same order), a name given twice refused: JSON readers disagree on
+/// which copy of a repeated member wins, so neither may (repeated values are an
 /// array).
 #[derive(Default)]
-struct HeadersSpec(Vec<(String, HeaderValues)>);
+struct HeadersSpec(std::collections::BTreeMap<String, HeaderValues>);
 
 impl<'de> Deserialize<'de> for HeadersSpec {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -320,14 +321,14 @@ impl<'de> Deserialize<'de> for HeadersSpec {
                 f.write_str("an object of header name → value or [values]")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<HeadersSpec, A::Error> {
-                let mut out: Vec<(String, HeaderValues)> = Vec::new();
+                let mut out = std::collections::BTreeMap::new();
                 while let Some((name, values)) = map.next_entry::<String, HeaderValues>()? {
-                    if out.iter().any(|(have, _)| *have == name) {
+                    if out.contains_key(&name) {
                         return Err(serde::de::Error::custom(format_args!(
                             "header `{name}` is given twice; give repeated values as an array"
                         )));
                     }
-                    out.push((name, values));
+                    out.insert(name, values);
                 }
                 Ok(HeadersSpec(out))
             }
@@ -398,9 +399,15 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.field, "headers.x-user", "{e}");
         // Differently cased names are one header given twice over: both values kept,
-        // in order, for the gate's rules on repeated headers.
-        let r = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"X-User": "a", "x-user": "b"}}))
+        // sorted by name (text and value alike), for the gate's rules on repeated headers.
+        let r = Request::from_json(json!({"method": "GET", "path": "/", "headers": {"x-user": "b", "X-User": "a"}}))
             .unwrap();
+        let text = r#"{"method": "GET", "path": "/", "headers": {"x-user": "b", "X-User": "a"}}"#;
+        assert_eq!(
+            Request::from_json_str(text).unwrap().headers,
+            r.headers,
+            "text and value: one order"
+        );
         assert_eq!(
             r.headers,
             [

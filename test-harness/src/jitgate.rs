@@ -94,10 +94,22 @@ pub fn last_audit(host: &Host) -> Option<Value> {
 /// forwards denials); the reason and policy reason are the audit record's.
 impl jitgate_testkit::Decider for Host {
     fn decide(&mut self, request: &jitgate_core::Request, now_ns: i64) -> Result<jitgate_testkit::Observed, String> {
+        // Only this request's log lines: a host kept across cases must not hand back
+        // an earlier case's audit record.
+        self.take_logs();
         let outcome = self
             .request(envoy_request(request, now_ns))
             .map_err(|e| format!("filter: {e}"))?;
-        let audit = last_audit(self).ok_or("the filter logged no audit record")?;
+        let audit = match audit_records(self).as_slice() {
+            [one] => one.clone(),
+            [] => return Err("the filter logged no audit record".into()),
+            many => {
+                return Err(format!(
+                    "the filter logged {} audit records for one request",
+                    many.len()
+                ))
+            }
+        };
         let status = audit
             .get("status")
             .and_then(Value::as_u64)

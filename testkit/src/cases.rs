@@ -107,20 +107,23 @@ impl Expect {
                 out.push(format!("policy_reason: want {want:?}, got {:?}", got.policy_reason));
             }
         }
-        let upstream: BTreeMap<String, &str> = got
-            .upstream
-            .iter()
-            .flatten()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
-            .collect();
+        // Every value the upstream received for a name: a leftover client value beside
+        // the one jitgate set is a mismatch, not hidden by the last one.
+        let mut upstream: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (name, value) in got.upstream.iter().flatten() {
+            upstream
+                .entry(name.to_ascii_lowercase())
+                .or_default()
+                .push(value.as_str());
+        }
         if let Some(want) = &self.upstream_headers {
             if got.upstream.is_none() {
                 out.push("upstream_headers: the request was not forwarded".into());
             }
             for (name, value) in want {
                 let name = name.to_ascii_lowercase();
-                match upstream.get(&name) {
-                    Some(have) if have == value => {}
+                match upstream.get(&name).map(Vec::as_slice) {
+                    Some([have]) if have == value => {}
                     have => out.push(format!("upstream header `{name}`: want {value:?}, got {have:?}")),
                 }
             }
@@ -128,7 +131,7 @@ impl Expect {
         for name in &self.absent_upstream_headers {
             let name = name.to_ascii_lowercase();
             if let Some(have) = upstream.get(&name) {
-                out.push(format!("upstream header `{name}` should be absent, is `{have}`"));
+                out.push(format!("upstream header `{name}` should be absent, is {have:?}"));
             }
         }
         out
@@ -495,6 +498,12 @@ mod tests {
             upstream: Some(vec![("x-jit-subject".into(), "alice".into())]),
         };
         assert!(expect.mismatches(&got).is_empty());
+        // A client's own value left beside the one jitgate set is not hidden.
+        got.upstream = Some(vec![
+            ("x-jit-subject".into(), "mallory".into()),
+            ("X-Jit-Subject".into(), "alice".into()),
+        ]);
+        assert_eq!(expect.mismatches(&got).len(), 1, "{:?}", expect.mismatches(&got));
         got.policy_reason = Some("because".into());
         got.upstream = Some(vec![("x-jit-approval".into(), "t".into())]);
         let lines = expect.mismatches(&got);
