@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use jitgate_core::Request;
 
 use crate::feed::{self, FeedArgs};
 use crate::files;
@@ -35,17 +34,10 @@ pub struct EvalArgs {
     compact: bool,
 }
 
-/// Puts `token` behind the prefix into `header`, replacing any token already there.
-pub fn with_token(mut request: Request, header: &str, prefix: &str, token: &str) -> Request {
-    request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(header));
-    request.headers.push((header.to_owned(), format!("{prefix}{token}")));
-    request
-}
-
 /// Runs `jitgate eval`.
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let config = files::load_config(&args.config, &args.policies)?;
-    let (header, prefix) = (config.token.header.clone(), config.token.prefix.clone());
+    let token_config = config.token.clone();
     let documents = args.feed.load(&config, &args.config)?;
     let gate = files::gate(config, &args.config)?;
     let request = files::load_request_or_refusal(&args.request)?;
@@ -55,7 +47,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let mut decision = match request {
         Ok(mut request) => {
             if let Some(t) = &args.token {
-                request = with_token(request, &header, &prefix, &files::token_arg(t)?);
+                jitgate_testkit::place_token(&mut request, &token_config, &files::token_arg(t)?);
             }
             gate.decide(&request, now)
         }

@@ -8,7 +8,6 @@ use clap::Args;
 use jitgate_harness::jitgate::{envoy_request, last_audit};
 use jitgate_harness::{FilterModule, Host};
 
-use crate::eval::with_token;
 use crate::feed::FeedArgs;
 use crate::feed_serve;
 use crate::files;
@@ -46,7 +45,7 @@ pub struct RunArgs {
 /// Runs `jitgate run`.
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let config = files::load_config(&args.config, &args.policies)?;
-    let (header, prefix) = (config.token.header.clone(), config.token.prefix.clone());
+    let token_config = config.token.clone();
     // The filter gets the configuration text as Envoy would pass it.
     let text = if args.policies.is_empty() {
         files::read_text(&args.config)?
@@ -68,7 +67,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let now = files::parse_time(&args.now).map_err(|e| anyhow!("`--now`: {e}"))?;
     let fetched_at = args.feed.fetched_at(now)?;
     if let Some(t) = &args.token {
-        request = with_token(request, &header, &prefix, &files::token_arg(t)?);
+        jitgate_testkit::place_token(&mut request, &token_config, &files::token_arg(t)?);
     }
     let module = FilterModule::load(&args.filter).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;
     let mut host = Host::new(&module).map_err(|e| anyhow!("`{}`: {e}", args.filter.display()))?;

@@ -3,8 +3,10 @@
 //! the native core beside it (`native: …`): both must decide every case as it says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod common;
+
 use jitgate_core::Gate;
-use jitgate_harness::{FilterModule, Host};
+use jitgate_harness::Host;
 use jitgate_testkit::{Case, CaseFile, Decider, Native};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::{Arc, OnceLock};
@@ -16,19 +18,11 @@ fn corpus() -> &'static CaseFile {
     FILE.get_or_init(|| CaseFile::from_json(CORPUS).expect("decisions.json"))
 }
 
-fn module() -> &'static FilterModule {
-    static MODULE: OnceLock<FilterModule> = OnceLock::new();
-    MODULE.get_or_init(|| {
-        let path = jitgate_testkit::filter_wasm();
-        FilterModule::load(path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
-    })
-}
-
 thread_local! {
     // One VM and one native gate per test thread, configured once, as Envoy keeps a
     // VM per worker.
     static FILTER: std::cell::RefCell<Host> = std::cell::RefCell::new({
-        let mut host = Host::new(module()).expect("filter VM");
+        let mut host = Host::new(&common::jitgate_filter()).expect("filter VM");
         host.configure(corpus().config.to_string()).expect("the vectors' configuration");
         host
     });
