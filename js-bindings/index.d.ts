@@ -4,7 +4,8 @@
 // Times in this API are epoch milliseconds (numbers), like `Date.now()`. The
 // configuration object keeps the snake_case field names of the jitgate
 // configuration (DESIGN §6), so the same JSON configures the Envoy filter, the CLI
-// and this package; the audit record keeps the field names of the audit log line.
+// and this package. Every object this package returns is camelCase, the audit
+// record included (`auditLine` writes it with the log line's names).
 //
 // Needs TypeScript 5.2 or later (`Symbol.dispose`); no DOM or Node typings.
 
@@ -250,19 +251,22 @@ export interface Approval {
   claims: Record<string, unknown>;
 }
 
-/** The audit record (DESIGN §7); field names as in the audit log line. */
+/**
+ * The audit record (DESIGN §7), its members camelCased like the rest of this API.
+ * `auditLine(record)` writes it as the filter's log line (snake_case names).
+ */
 export interface AuditRecord {
   /** Decision time, RFC 3339 UTC. */
   ts: string;
-  decision_id: string;
+  decisionId: string;
   mode: 'enforce' | 'dry_run';
   allow: boolean;
   enforced: boolean;
   status: number;
   reason: ReasonCode;
-  policy_reason: string | null;
+  policyReason: string | null;
   subject: string | null;
-  approval_id: string | null;
+  approvalId: string | null;
   issuer: string | null;
   kid: string | null;
   resource: string | null;
@@ -273,12 +277,20 @@ export interface AuditRecord {
   /** End of the approval window, RFC 3339 UTC. */
   expires: string | null;
   /** Time spent deciding, measured around the wasm call, nanoseconds. */
-  eval_ns: number | null;
-  request_id: string | null;
-  token_present: boolean;
+  evalNs: number | null;
+  requestId: string | null;
+  traceId: string | null;
+  tokenPresent: boolean;
   /** Internal detail of a token failure or policy error; never for the client. */
   detail: string | null;
 }
+
+/**
+ * The audit record as the one JSON line the Envoy filter logs after its prefix:
+ * the same members in the same order with the log's snake_case names
+ * (`decision_id`, `eval_ns`, …), so one log pipeline reads every host.
+ */
+export function auditLine(audit: AuditRecord): string;
 
 /** The response to send instead of forwarding (an enforced denial). */
 export interface LocalResponse {

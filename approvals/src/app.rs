@@ -248,14 +248,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
-fn backticked(message: &str) -> Option<&str> {
-    let start = message.find('`')? + 1;
-    let len = message.get(start..)?.find('`')?;
-    message.get(start..start + len)
-}
-
-/// Parses a JSON body strictly (unknown members refused) and names the member at
-/// fault. An empty body reads as `{}`.
+/// Parses a JSON body strictly and names the member at fault: a member the body
+/// type does not declare is `unknown_field` (found by `serde_ignored`, not by
+/// reading serde's message), a value of the wrong type `invalid_field` (the path
+/// from `serde_path_to_error`), bad JSON `invalid_json`. Required members are
+/// `Option`s checked with [`required`], so a missing one is `missing_field`.
+/// An empty body reads as `{}`.
 pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
@@ -283,57 +281,68 @@ pub fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Res
             "the body is over 64 KiB",
         ));
     }
+    // serde would also read a struct from an array (`[…]`, members by position).
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+            Err(e) => ApiError::field("invalid_json", "body", e.to_string()),
+            Ok(_) => ApiError::field("invalid_field", "body", "the body must be a JSON object"),
+        });
+    }
+    let mut unknown: Option<String> = None;
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let full = e.inner().to_string();
-        let message = full.split(" at line ").next().unwrap_or(&full).to_owned();
-        let code = if message.starts_with("unknown field") {
-            "unknown_field"
-        } else if message.starts_with("missing field") {
-            "missing_field"
-        } else if e.inner().is_syntax() || e.inner().is_eof() {
-            "invalid_json"
-        } else {
-            "invalid_field"
+    let mut note_unknown = |path: serde_ignored::Path<'_>| {
+        unknown.get_or_insert_with(|| path.to_string());
+    };
+    let tracked = serde_ignored::Deserializer::new(de, &mut note_unknown);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(tracked);
+    if let Err(e) = &parsed {
+        if e.inner().is_syntax() || e.inner().is_eof() {
+            return Err(ApiError::field("invalid_json", "body", e.inner().to_string()));
+        }
+    }
+    if let Some(field) = unknown {
+        return Err(ApiError::field(
+            "unknown_field",
+            field.clone(),
+            format!("`{field}` is not a member of this body"),
+        ));
+    }
+    parsed.map_err(|e| {
+        let field = match e.path().to_string().as_str() {
+            "" | "." => "body".to_owned(),
+            path => path.to_owned(),
         };
-        // serde_path_to_error's path ends at the unknown member itself, but at the
-        // parent of a missing one.
-        let named = backticked(&message).filter(|_| code == "missing_field");
-        let field = match (path.as_str(), named) {
-            (".", Some(name)) | ("", Some(name)) => name.to_owned(),
-            (p, Some(name)) => format!("{p}.{name}"),
-            (".", None) | ("", None) => "body".to_owned(),
-            (p, None) => p.to_owned(),
-        };
-        ApiError::field(code, field, message)
+        ApiError::field("invalid_field", field, e.inner().to_string())
     })
 }
 
+/// `value`, or the `missing_field` error naming `field`.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::field("missing_field", field, format!("`{field}` is required")))
+}
+
+/// `POST /v1/requests`. No `deny_unknown_fields`: [`parse_body`] refuses what
+/// the type does not declare, and names it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct NewRequest {
-    resource: String,
-    role: String,
-    #[serde(default)]
+    resource: Option<String>,
+    role: Option<String>,
     actions: Option<Vec<String>>,
-    duration_s: i64,
-    reason: String,
-    #[serde(default)]
+    duration_s: Option<i64>,
+    reason: Option<String>,
     ticket: Option<String>,
 }
 
+/// `POST …/approve` and `…/deny`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct DecideBody {
-    #[serde(default)]
     comment: Option<String>,
 }
 
+/// `POST /v1/approvals/{jti}/revoke`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RevokeBody {
-    reason: String,
+    reason: Option<String>,
 }
 
 fn name_field(value: &str, field: &str) -> Result<(), ApiError> {
@@ -433,8 +442,12 @@ async fn create_request(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: NewRequest = parse_body(&headers, &body)?;
-    name_field(&body.resource, "resource")?;
-    name_field(&body.role, "role")?;
+    let resource = required(body.resource, "resource")?;
+    let role = required(body.role, "role")?;
+    let duration_s = required(body.duration_s, "duration_s")?;
+    let reason = required(body.reason, "reason")?;
+    name_field(&resource, "resource")?;
+    name_field(&role, "role")?;
     let actions = body.actions.unwrap_or_default();
     if actions.len() > 32 {
         return Err(ApiError::field("invalid_field", "actions", "at most 32 actions"));
@@ -442,13 +455,13 @@ async fn create_request(
     for (i, a) in actions.iter().enumerate() {
         name_field(a, &format!("actions[{i}]"))?;
     }
-    let reason = text_field(&body.reason, "reason", 1024)?;
+    let reason = text_field(&reason, "reason", 1024)?;
     let ticket = body
         .ticket
         .as_deref()
         .map(|t| text_field(t, "ticket", 128))
         .transpose()?;
-    if body.duration_s < 1 {
+    if duration_s < 1 {
         return Err(ApiError::field(
             "invalid_field",
             "duration_s",
@@ -459,10 +472,10 @@ async fn create_request(
     let mut row = RequestRow {
         id: random_id("req_")?,
         requester: caller.clone(),
-        resource: body.resource,
-        role: body.role,
+        resource,
+        role,
         actions,
-        duration_s: body.duration_s,
+        duration_s,
         reason,
         ticket,
         state: "pending".into(),
@@ -760,7 +773,7 @@ async fn revoke(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: RevokeBody = parse_body(&headers, &body)?;
-    let reason = text_field(&body.reason, "reason", 1024)?;
+    let reason = text_field(&required(body.reason, "reason")?, "reason", 1024)?;
     let row = {
         let mut conn = state.store.pool().acquire().await?;
         db::get_request_by_jti(&mut conn, &jti)
@@ -1106,4 +1119,47 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), count_and_mark))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+        parse_body(&headers, &Bytes::from(text.to_owned()))
+    }
+
+    fn refusal<T: DeserializeOwned + std::fmt::Debug>(text: &str) -> (&'static str, String) {
+        let e = parse::<T>(text).unwrap_err();
+        (e.code, e.field.unwrap_or_default())
+    }
+
+    #[test]
+    fn each_kind_of_bad_body_has_its_code_and_member() {
+        let field = |c: &'static str, f: &str| (c, f.to_owned());
+        assert_eq!(refusal::<RevokeBody>("{\"reason\": "), field("invalid_json", "body"));
+        assert_eq!(refusal::<RevokeBody>("[1]"), field("invalid_field", "body"));
+        assert_eq!(refusal::<RevokeBody>("hello"), field("invalid_json", "body"));
+        assert_eq!(
+            refusal::<RevokeBody>("{\"reason\": 3}"),
+            field("invalid_field", "reason")
+        );
+        assert_eq!(
+            refusal::<RevokeBody>("{\"reason\": \"x\", \"why\": 1}"),
+            field("unknown_field", "why")
+        );
+        // An unknown member is named even when it comes first and holds an object.
+        assert_eq!(
+            refusal::<NewRequest>("{\"extra\": {\"a\": 1}, \"resource\": \"db\"}"),
+            field("unknown_field", "extra")
+        );
+        let body: NewRequest = parse("{\"role\": \"r\"}").unwrap();
+        let e = required(body.resource, "resource").unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("missing_field", Some("resource")));
+        // An empty body is `{}`.
+        let body: DecideBody = parse_body(&HeaderMap::new(), &Bytes::new()).unwrap();
+        assert!(body.comment.is_none());
+    }
 }

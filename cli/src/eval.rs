@@ -54,7 +54,8 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         Err(detail) => gate.refuse(jitgate_core::Fault::Request, detail, now),
     };
     decision.audit.eval_ns = u64::try_from(started.elapsed().as_nanos()).ok();
-    let mut out = decision.to_json();
+    let mut out = serde_json::to_value(decision.view(jitgate_core::TimeUnit::Seconds))
+        .map_err(|e| anyhow::anyhow!("could not write the decision: {e}"))?;
     if let (false, Some(obj)) = (installed.is_empty(), out.as_object_mut()) {
         obj.insert("feed".into(), serde_json::Value::Array(installed));
     }

@@ -14,7 +14,7 @@ use jitgate_core::regorus::Value;
 use jitgate_core::unstable::policy::load_modules;
 use regex::Regex;
 
-use crate::report::{one_line, Kind, Status, TestCase, Uncovered};
+use crate::report::{Kind, Status, TestCase, Uncovered};
 
 /// A rule head found in a module: `name` at 1-based `line`.
 struct RuleHead {
@@ -74,7 +74,7 @@ pub fn run(
     }
     // Syntax and compile errors name the file, line and column (regorus's message).
     let (mut engine, clock) =
-        load_modules(&modules, Value::new_object(), false).map_err(|e| anyhow!("{}", one_line(&e.message)))?;
+        load_modules(&modules, Value::new_object(), false).map_err(|e| anyhow!("{}", e.message.trim_matches('\n')))?;
     clock.set(now_ns);
     if coverage {
         engine.set_enable_coverage(true);
@@ -96,7 +96,7 @@ pub fn run(
                 Ok(Value::Bool(true)) => Status::Pass,
                 Ok(Value::Undefined) => Status::Fail("undefined".into()),
                 Ok(other) => Status::Fail(format!("{other}")),
-                Err(e) => Status::Error(one_line(&e.to_string())),
+                Err(e) => Status::Error(e.to_string()),
             };
             cases.push(TestCase {
                 kind: Kind::Rego,

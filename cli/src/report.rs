@@ -74,8 +74,8 @@ fn location(c: &TestCase) -> String {
     }
 }
 
-/// Text: one line per failure or error (per case with `verbose`), then coverage, then
-/// the summary line.
+/// Text: one line per failure or error (per case with `verbose`; an engine
+/// diagnostic follows on indented lines), then coverage, then the summary line.
 pub fn text(cases: &[TestCase], verbose: bool, uncovered: &Uncovered, note: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(note) = note {
@@ -89,10 +89,10 @@ pub fn text(cases: &[TestCase], verbose: bool, uncovered: &Uncovered, note: Opti
             }
             Status::Pass => {}
             Status::Fail(why) => {
-                let _ = writeln!(out, "FAIL  {}: {}: {why}", location(c), c.name);
+                let _ = writeln!(out, "FAIL  {}: {}:{}", location(c), c.name, block(why));
             }
             Status::Error(why) => {
-                let _ = writeln!(out, "ERROR {}: {}: {why}", location(c), c.name);
+                let _ = writeln!(out, "ERROR {}: {}:{}", location(c), c.name, block(why));
             }
         }
     }
@@ -139,96 +139,56 @@ pub fn json(cases: &[TestCase], uncovered: &Uncovered) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML: one `<testsuite>` per file, one `<testcase>` per case, `<failure>` or
-/// `<error>` with the message.
+/// JUnit XML (written by `quick-junit`): one `<testsuite>` per file, one `<testcase>`
+/// per case (with `file` and `line`), `<failure>` or `<error>` with the message.
 pub fn junit(cases: &[TestCase]) -> String {
     let mut by_file: BTreeMap<&str, Vec<&TestCase>> = BTreeMap::new();
     for c in cases {
         by_file.entry(c.file.as_str()).or_default().push(c);
     }
-    let (_, f, e) = counts(cases);
-    let total: f64 = cases.iter().map(|c| c.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"jitgate\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" time=\"{total:.6}\">",
-        cases.len()
-    );
+    let mut report = quick_junit::Report::new("jitgate");
+    report.set_time(cases.iter().map(|c| c.duration).sum());
     for (file, group) in by_file {
-        let (_, gf, ge) = counts(group.iter().copied());
-        let time: f64 = group.iter().map(|c| c.duration.as_secs_f64()).sum();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{gf}\" errors=\"{ge}\" time=\"{time:.6}\">",
-            xml_escape(file),
-            group.len()
-        );
+        let mut suite = quick_junit::TestSuite::new(file);
+        suite.set_time(group.iter().map(|c| c.duration).sum());
         for c in group {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.6}\"",
-                xml_escape(&c.suite),
-                xml_escape(&c.name),
-                xml_escape(&c.file),
-                c.line,
-                c.duration.as_secs_f64()
-            );
-            match &c.status {
-                Status::Pass => out.push_str("/>\n"),
-                Status::Fail(m) => {
-                    let _ = write!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                        xml_escape(m),
-                        xml_escape(&location(c))
-                    );
+            let status = match &c.status {
+                Status::Pass => quick_junit::TestCaseStatus::success(),
+                Status::Fail(m) | Status::Error(m) => {
+                    let kind = if matches!(c.status, Status::Fail(_)) {
+                        quick_junit::NonSuccessKind::Failure
+                    } else {
+                        quick_junit::NonSuccessKind::Error
+                    };
+                    let mut status = quick_junit::TestCaseStatus::non_success(kind);
+                    status.set_message(m.as_str()).set_description(location(c));
+                    status
                 }
-                Status::Error(m) => {
-                    let _ = write!(
-                        out,
-                        ">\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
-                        xml_escape(m),
-                        xml_escape(&location(c))
-                    );
-                }
-            }
+            };
+            let mut case = quick_junit::TestCase::new(c.name.as_str(), status);
+            case.set_classname(c.suite.as_str()).set_time(c.duration);
+            case.extra.insert("file".into(), c.file.as_str().into());
+            case.extra.insert("line".into(), c.line.to_string().into());
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    report.to_string().unwrap_or_else(|e| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- could not write the report: {e} -->\n")
+    })
 }
 
-/// Condenses a regorus diagnostic (location, source excerpt, caret, `error: …`) into
-/// one line: `file:line:col: message`. Other text has its lines joined.
-pub fn one_line(message: &str) -> String {
-    let location = message
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("--> "))
-        .map(str::trim);
-    let error = message
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("error: "))
-        .map(str::trim);
-    match (location, error) {
-        (Some(at), Some(what)) => format!("{at}: {what}"),
-        _ => message.split_whitespace().collect::<Vec<_>>().join(" "),
+/// A message for the text report: inline when it is one line, else (a regorus
+/// diagnostic: location, source excerpt, caret, `error: …`) on the lines below,
+/// indented, as the engine wrote it.
+fn block(message: &str) -> String {
+    let message = message.trim_matches('\n');
+    if message.contains('\n') {
+        message.lines().fold(String::new(), |mut out, line| {
+            let _ = write!(out, "\n    {line}");
+            out
+        })
+    } else {
+        format!(" {message}")
     }
 }

@@ -99,7 +99,10 @@ fn eval_allows_and_denies_with_exit_zero() {
     assert!(d["decision_id"].as_str().unwrap().len() == 32);
     assert_eq!(d["audit"]["subject"], "alice@example.com");
     assert!(d["audit"]["eval_ns"].as_u64().is_some());
-    assert_eq!(d["action"]["type"], "forward");
+    assert_eq!(d["forward"]["add_headers"]["x-jit-subject"], "alice@example.com", "{d}");
+    assert_eq!(d["token"], json!({"present": true, "valid": true, "error": null}));
+    assert_eq!(d["counters"], json!(["jitgate.allowed"]));
+    assert!(d.get("response").is_none());
 
     // Past the window and the leeway: a deny is still a decision, exit 0.
     let d = stdout_json(&eval(Some(&token), "2026-11-26T11:00:30Z", &request));
@@ -107,7 +110,8 @@ fn eval_allows_and_denies_with_exit_zero() {
         (d["allow"].clone(), d["status"].clone(), d["reason"].clone()),
         (json!(false), json!(401), json!("token_expired"))
     );
-    assert_eq!(d["action"]["type"], "respond");
+    assert_eq!(d["response"]["status"], 401);
+    assert!(d.get("forward").is_none());
     // Integer seconds work as TIME too.
     let d = stdout_json(&eval(None, "1795689000", &request));
     assert_eq!(d["reason"], "token_missing");
@@ -124,7 +128,7 @@ fn eval_decides_an_unreadable_request_as_a_400_denial_like_every_host() {
         (d["allow"].clone(), d["status"].clone(), d["reason"].clone()),
         (json!(false), json!(400), json!("request_invalid"))
     );
-    assert_eq!(d["action"]["type"], "respond");
+    assert_eq!(d["response"]["status"], 400);
     assert!(d["audit"]["detail"].as_str().unwrap().contains("path"));
     // The demo configuration trusts the published demo key: said on stderr.
     assert!(String::from_utf8_lossy(&out.stderr).contains("demo key"));

@@ -39,7 +39,7 @@ const viaValue = () => gate.decideValue(req, NOW_MS);
 // Same answer both ways (apart from the decision id).
 const a = viaJson();
 const b = viaValue();
-delete a.decisionId; delete b.decisionId; delete a.audit.decision_id; delete b.audit.decision_id;
+delete a.decisionId; delete b.decisionId; delete a.audit.decisionId; delete b.audit.decisionId;
 deepStrictEqual({ ...b }, a, 'the two boundaries disagree');
 
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
-import { Gate } from 'jitgate';
+import { Gate, auditLine } from 'jitgate';
 
 /** What jitgate needs to know about a Node request. */
 export function gateRequest(req) {
@@ -42,7 +42,7 @@ export function gateRequest(req) {
  * `audit(record)` receives every decision's audit record (default: one JSON line
  * on stdout).
  */
-export function jitgateMiddleware(gate, { audit = (r) => console.log(JSON.stringify(r)) } = {}) {
+export function jitgateMiddleware(gate, { audit = (r) => console.log(auditLine(r)) } = {}) {
   return (req, res, next) => {
     const decision = gate.decide(gateRequest(req));
     audit(decision.audit);

@@ -239,7 +239,7 @@ export class Gate {
     const elapsed = clock.now() - start;
     if (out.error !== undefined) throw errorFrom(out.error);
     // The host measures the time spent deciding (the core reads no clock).
-    out.audit.eval_ns = Math.round(elapsed * 1e6);
+    out.audit.evalNs = Math.round(elapsed * 1e6);
     return out;
   }
 
@@ -343,6 +343,19 @@ function optionalString(options, name) {
 }
 
 /** Bytes of linear memory the wasm instance holds (it grows, never shrinks). */
+/**
+ * The audit record as the one JSON line the Envoy filter logs (after its `jitgate
+ * audit: ` prefix): the same members in the same order, with the audit log's
+ * snake_case names (`decision_id`, `eval_ns`, …), so one log pipeline reads both.
+ */
+export function auditLine(audit) {
+  const line = {};
+  for (const [name, value] of Object.entries(audit)) {
+    line[name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  }
+  return JSON.stringify(line);
+}
+
 export function wasmMemoryBytes() {
   return requireBackend().wasmMemoryBytes();
 }

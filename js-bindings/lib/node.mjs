@@ -13,4 +13,4 @@ export async function init() {}
 /** No-op: the Node build is ready on import. */
 export function initSync() {}
 
-export { Gate, JitgateError, wasmMemoryBytes, version } from './api.mjs';
+export { Gate, JitgateError, auditLine, wasmMemoryBytes, version } from './api.mjs';

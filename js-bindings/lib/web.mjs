@@ -40,4 +40,4 @@ export function initSync(module) {
   ready = Promise.resolve();
 }
 
-export { Gate, JitgateError, wasmMemoryBytes, version } from './api.mjs';
+export { Gate, JitgateError, auditLine, wasmMemoryBytes, version } from './api.mjs';

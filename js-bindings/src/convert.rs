@@ -1,18 +1,18 @@
 //! Translation between the JS package's JSON shapes and `jitgate-core` types.
 //!
 //! Nothing here decides anything: it reads the request and the clock the JS layer
-//! hands over, and writes the core's [`Decision`] and [`Approval`] in the package's
-//! camelCase shapes (see `index.d.ts`). Pure Rust, so it is unit-tested natively.
+//! hands over, and writes the core's one view of a [`Decision`] and an [`Approval`]
+//! camelCased ([`CamelCase`]), times in milliseconds (see `index.d.ts`). Pure Rust,
+//! so it is unit-tested natively.
 
 use jitgate_core::{
-    Action, AuditRecord, ConfigError, Decision, FeedError, FeedState, Request, RequestErrorKind, TokenFailure,
-    TokenStatus, TrustStatus,
+    Approval, ApprovalView, ConfigError, Decision, FeedError, FeedState, Request, RequestErrorKind, TimeUnit,
+    TokenFailure, TrustStatus,
 };
-use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use jitgate_core::Approval;
+use crate::casing::CamelCase;
 
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -162,200 +162,15 @@ fn request_error(e: jitgate_core::RequestError) -> ArgumentError {
     }
 }
 
-/// Header pairs written as a JSON object (`{name: value}`). The core never repeats a
-/// name in the lists it hands out (jitgate's own headers and a policy's object
-/// members are unique); were one repeated, the values would be joined with `, `.
-struct HeaderMap<'a>(&'a [(String, String)]);
-
-impl Serialize for HeaderMap<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (i, (name, value)) in self.0.iter().enumerate() {
-            let earlier = self.0.iter().take(i).any(|(n, _)| n == name);
-            if earlier {
-                continue;
-            }
-            let later: Vec<&str> = self
-                .0
-                .iter()
-                .skip(i + 1)
-                .filter(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            if later.is_empty() {
-                map.serialize_entry(name, value)?;
-            } else {
-                let mut all = vec![value.as_str()];
-                all.extend(later);
-                map.serialize_entry(name, &all.join(", "))?;
-            }
-        }
-        map.end()
-    }
-}
-
-/// `decision.approval` / `verify().approval`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApprovalOut<'a> {
-    id: &'a str,
-    subject: &'a str,
-    issuer: &'a str,
-    kid: &'a str,
-    alg: &'static str,
-    resources: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    actions: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ticket: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approvers: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    risk: Option<&'a Value>,
-    issued_at: u64,
-    not_before: u64,
-    expires: u64,
-    claims: &'a Map<String, Value>,
-}
-
-impl<'a> ApprovalOut<'a> {
-    fn new(a: &'a Approval) -> Self {
-        let jit = |name: &str| a.jit().and_then(|j| j.get(name));
-        Self {
-            id: &a.id,
-            subject: &a.subject,
-            issuer: &a.issuer,
-            kid: &a.kid,
-            alg: a.alg.as_str(),
-            resources: &a.resources,
-            role: jit("role"),
-            actions: jit("actions"),
-            reason: jit("reason"),
-            ticket: jit("ticket"),
-            approvers: jit("approvers"),
-            risk: jit("risk"),
-            issued_at: secs_to_ms(a.issued_at),
-            not_before: secs_to_ms(a.not_before),
-            expires: secs_to_ms(a.expires),
-            claims: &a.claims,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct TokenOut<'a> {
-    present: bool,
-    valid: bool,
-    error: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ResponseOut<'a> {
-    status: u16,
-    headers: HeaderMap<'a>,
-    body: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ForwardOut<'a> {
-    remove_headers: &'a [String],
-    add_headers: HeaderMap<'a>,
-    response_headers: HeaderMap<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DecisionOut<'a> {
-    allow: bool,
-    enforced: bool,
-    status: u16,
-    reason: &'static str,
-    policy_reason: Option<&'a str>,
-    decision_id: &'a str,
-    token: TokenOut<'a>,
-    approval: Option<ApprovalOut<'a>>,
-    counters: Vec<String>,
-    /// Allowed although the issuer's revocation knowledge is stale (`on_stale: allow`).
-    trust_stale: bool,
-    audit: &'a AuditRecord,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response: Option<ResponseOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    forward: Option<ForwardOut<'a>>,
-}
-
-fn decision_out(d: &Decision) -> DecisionOut<'_> {
-    let token = match &d.token {
-        TokenStatus::Missing => TokenOut {
-            present: false,
-            valid: false,
-            error: Some("token_missing"),
-            detail: None,
-        },
-        TokenStatus::Failed(f) => TokenOut {
-            present: true,
-            valid: false,
-            error: Some(f.error.code()),
-            detail: Some(&f.detail),
-        },
-        TokenStatus::Valid => TokenOut {
-            present: true,
-            valid: true,
-            error: None,
-            detail: None,
-        },
-    };
-    let (response, forward) = match &d.action {
-        Action::Respond(r) => (
-            Some(ResponseOut {
-                status: r.status,
-                headers: HeaderMap(&r.headers),
-                body: &r.body,
-            }),
-            None,
-        ),
-        Action::Forward(f) => (
-            None,
-            Some(ForwardOut {
-                remove_headers: &f.remove_headers,
-                add_headers: HeaderMap(&f.add_headers),
-                response_headers: HeaderMap(&f.response_headers),
-            }),
-        ),
-    };
-    DecisionOut {
-        allow: d.allow,
-        enforced: d.enforced,
-        status: d.status,
-        reason: d.reason.code(),
-        policy_reason: d.policy_reason.as_deref(),
-        decision_id: &d.decision_id,
-        token,
-        approval: d.approval.as_deref().map(ApprovalOut::new),
-        counters: d.counters(),
-        trust_stale: d.trust_stale,
-        audit: &d.audit,
-        response,
-        forward,
-    }
-}
-
 /// The decision as the JSON text of the package's `Decision` type.
 pub fn decision_to_json(d: &Decision) -> String {
-    serde_json::to_string(&decision_out(d)).unwrap_or_else(|e| internal_error(&e))
+    serde_json::to_string(&CamelCase(&d.view(TimeUnit::Milliseconds))).unwrap_or_else(|e| internal_error(&e))
 }
 
 /// Writes the decision to any serde serializer, in the same shape as
 /// [`decision_to_json`] (the serde-wasm-bindgen comparison build uses it).
 pub fn serialize_decision<S: Serializer>(d: &Decision, serializer: S) -> Result<S::Ok, S::Error> {
-    decision_out(d).serialize(serializer)
+    CamelCase(&d.view(TimeUnit::Milliseconds)).serialize(serializer)
 }
 
 #[derive(Serialize)]
@@ -363,7 +178,7 @@ pub fn serialize_decision<S: Serializer>(d: &Decision, serializer: S) -> Result<
 enum VerifyOut<'a> {
     Valid {
         valid: bool,
-        approval: ApprovalOut<'a>,
+        approval: ApprovalView<'a>,
     },
     Invalid {
         valid: bool,
@@ -378,7 +193,7 @@ pub fn verify_to_json(result: &Result<std::sync::Arc<Approval>, TokenFailure>) -
     let out = match result {
         Ok(a) => VerifyOut::Valid {
             valid: true,
-            approval: ApprovalOut::new(a),
+            approval: a.view(TimeUnit::Milliseconds),
         },
         Err(f) => VerifyOut::Invalid {
             valid: false,
@@ -386,7 +201,7 @@ pub fn verify_to_json(result: &Result<std::sync::Arc<Approval>, TokenFailure>) -
             detail: &f.detail,
         },
     };
-    serde_json::to_string(&out).unwrap_or_else(|e| internal_error(&e))
+    serde_json::to_string(&CamelCase(&out)).unwrap_or_else(|e| internal_error(&e))
 }
 
 /// `gate.install*` / `gate.confirmCurrent`: what the gate now holds, in the package's
@@ -550,17 +365,6 @@ mod tests {
         .unwrap();
         assert_eq!(r.header_values("X-A").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(r.source.address.as_deref(), Some("1.2.3.4:5"));
-    }
-
-    #[test]
-    fn header_maps_are_objects_and_join_repeats() {
-        let pairs = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("b".to_owned(), "2".to_owned()),
-            ("a".to_owned(), "3".to_owned()),
-        ];
-        let v = serde_json::to_value(HeaderMap(&pairs)).unwrap();
-        assert_eq!(v, serde_json::json!({"a": "1, 3", "b": "2"}));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 // - everything public is documented.
 #![warn(missing_docs)]
 
+pub mod casing;
 mod clock;
 pub mod convert;
 

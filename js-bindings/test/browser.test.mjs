@@ -82,7 +82,7 @@ describe('browser (headless Chromium, web build)', () => {
     const d = await page.evaluate(() => window.jitgateDemoResult);
     assert.equal(d.approval.id, 'appr-browser');
     assert.deepEqual(d.forward.addHeaders['x-jit-approval-id'], 'appr-browser');
-    assert.ok(d.audit.eval_ns > 0);
+    assert.ok(d.audit.evalNs > 0);
     mkdirSync(join(pkgDir, '..', 'target'), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
     assert.ok(existsSync(screenshot));

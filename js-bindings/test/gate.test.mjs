@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 
-import { Gate, JitgateError, init, version, wasmMemoryBytes } from 'jitgate';
+import { Gate, JitgateError, auditLine, init, version, wasmMemoryBytes } from 'jitgate';
 import {
   AUDIENCE,
   ISSUER,
@@ -97,19 +97,37 @@ describe('allow', () => {
   it('returns the audit record, timed by the host', () => {
     const d = gate.decide(request(mint(ed, claims())), at);
     const a = d.audit;
-    assert.equal(a.decision_id, d.decisionId);
+    assert.equal(a.decisionId, d.decisionId);
     assert.equal(a.ts, '2026-11-26T10:00:00Z');
     assert.equal(a.mode, 'enforce');
     assert.equal(a.subject, 'alice@example.com');
-    assert.equal(a.approval_id, 'appr-1');
+    assert.equal(a.approvalId, 'appr-1');
     assert.equal(a.kid, 'ed1');
     assert.equal(a.resource, 'test-database');
     assert.equal(a.method, 'GET');
     assert.equal(a.path, '/orders?id=7');
     assert.equal(a.source, '10.0.0.7:51234');
-    assert.equal(a.request_id, 'rid-1');
+    assert.equal(a.requestId, 'rid-1');
     assert.equal(a.expires, '2026-11-26T11:00:00Z');
-    assert.ok(Number.isInteger(a.eval_ns) && a.eval_ns > 0, `eval_ns ${a.eval_ns}`);
+    assert.ok(Number.isInteger(a.evalNs) && a.evalNs > 0, `evalNs ${a.evalNs}`);
+    assert.equal(a.policyReason, null);
+    assert.equal(a.tokenPresent, true);
+    // Every member is camelCase; the claims keep the names they were signed with.
+    for (const name of Object.keys(a)) assert.doesNotMatch(name, /_/, name);
+    const signed = gate.decide(request(mint(ed, claims({ change_ref: 'CHG-7' }))), at);
+    assert.equal(signed.approval.claims.change_ref, 'CHG-7');
+    assert.equal(signed.approval.claims.jit.resource, 'test-database');
+  });
+
+  it('auditLine writes the record as the filter logs it', () => {
+    const d = gate.decide(request(mint(ed, claims())), at);
+    const line = JSON.parse(auditLine(d.audit));
+    assert.deepEqual(Object.keys(line).slice(0, 3), ['ts', 'decision_id', 'mode']);
+    assert.equal(line.decision_id, d.decisionId);
+    assert.equal(line.approval_id, 'appr-1');
+    assert.equal(line.eval_ns, d.audit.evalNs);
+    assert.equal(line.token_present, true);
+    assert.equal(Object.keys(line).length, Object.keys(d.audit).length);
   });
 
   it('gives every decision its own id', () => {

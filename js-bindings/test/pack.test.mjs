@@ -27,6 +27,7 @@ describe('npm pack', () => {
     for (const needed of [
       'package.json',
       'README.md',
+      'CHANGELOG.md',
       'index.d.ts',
       'lib/api.mjs',
       'lib/node.mjs',

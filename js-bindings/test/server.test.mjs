@@ -49,7 +49,7 @@ describe('examples/express-middleware.mjs', () => {
     const body = await res.json();
     assert.equal(body.error, 'access_denied');
     assert.equal(body.reason, 'token_missing');
-    assert.equal(body.decision_id, audit.at(-1).decision_id);
+    assert.equal(body.decision_id, audit.at(-1).decisionId);
     assert.equal(body.ok, undefined);
   });
 

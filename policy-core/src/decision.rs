@@ -302,50 +302,6 @@ impl Decision {
         }
         names
     }
-
-    /// The decision as a JSON object: `allow`, `enforced`, `status`, `reason`,
-    /// `policy_reason`, `decision_id`, `approval` (id, subject, issuer, resources,
-    /// not_before, expires), `action` (`{"type": "forward", "remove_headers",
-    /// "add_headers", "response_headers"}` or `{"type": "respond", "status",
-    /// "headers", "body"}`; header lists are `[name, value]` pairs) and `audit`.
-    pub fn to_json(&self) -> serde_json::Value {
-        let approval = self.approval.as_ref().map(|a| {
-            serde_json::json!({
-                "id": a.id,
-                "subject": a.subject,
-                "issuer": a.issuer,
-                "resources": a.resources,
-                "not_before": a.not_before,
-                "expires": a.expires,
-            })
-        });
-        let pairs = |h: &[(String, String)]| h.iter().map(|(n, v)| serde_json::json!([n, v])).collect::<Vec<_>>();
-        let action = match &self.action {
-            Action::Forward(f) => serde_json::json!({
-                "type": "forward",
-                "remove_headers": f.remove_headers,
-                "add_headers": pairs(&f.add_headers),
-                "response_headers": pairs(&f.response_headers),
-            }),
-            Action::Respond(r) => serde_json::json!({
-                "type": "respond",
-                "status": r.status,
-                "headers": pairs(&r.headers),
-                "body": r.body,
-            }),
-        };
-        serde_json::json!({
-            "action": action,
-            "allow": self.allow,
-            "enforced": self.enforced,
-            "status": self.status,
-            "reason": self.reason.code(),
-            "policy_reason": self.policy_reason,
-            "decision_id": self.decision_id,
-            "approval": approval,
-            "audit": self.audit.to_json(),
-        })
-    }
 }
 
 #[cfg(test)]

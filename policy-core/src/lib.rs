@@ -26,6 +26,7 @@ mod request;
 mod timefmt;
 mod token;
 mod trust;
+mod view;
 
 pub use audit::{AuditRecord, AUDIT_LOG_PREFIX};
 pub use config::{Config, ConfigError, FeedConfig, IdentitySource, Mode, OnStale, TokenConfig};
@@ -43,6 +44,7 @@ pub use token::{Approval, RequestFacts, TokenError, TokenFailure};
 pub use token::{FORBIDDEN_HEADERS, TOKEN_TYPE};
 pub use trust::{DocumentKind, FeedError, FeedErrorCode, FeedState, TrustStatus};
 pub use trust::{KEY_SET_TYPE, MAX_DOCUMENT_BYTES, MAX_STATUS_LIST_BYTES, REVOCATIONS_TYPE, STATUS_LIST_TYPE};
+pub use view::{ApprovalView, DecisionView, TimeUnit};
 
 /// Internals that jitgate's own tools, tests, benchmarks and fuzz targets reach into:
 /// **not a stable API** (as regorus's `unstable`); anything here may change in any

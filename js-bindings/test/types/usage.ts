@@ -4,6 +4,7 @@
 import {
   Gate,
   JitgateError,
+  auditLine,
   init,
   initSync,
   version,
@@ -81,7 +82,10 @@ const reason: ReasonCode = d.reason;
 const policyReason: string | null = d.policyReason;
 const id: string = d.decisionId;
 const audit: AuditRecord = d.audit;
-const evalNs: number | null = audit.eval_ns;
+const evalNs: number | null = audit.evalNs;
+const line: string = auditLine(d.audit);
+// @ts-expect-error the audit record is camelCase
+const snake = audit.decision_id;
 const approval: Approval | null = d.approval;
 const expiresMs: number | undefined = approval?.expires;
 const role: string | undefined = approval?.role;

@@ -8,7 +8,7 @@ use jitgate_js::convert::{decision_to_json, request_from_value};
 use jitgate_testkit::{place_token, CaseFile, Observed};
 use serde_json::Value;
 
-const SAMPLE: &str = include_str!("../test/fixtures/sample-vectors.json");
+const SAMPLE: &str = include_str!("fixtures/sample-vectors.json");
 
 #[test]
 fn the_sample_decides_as_it_says_natively() {
