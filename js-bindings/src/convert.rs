@@ -86,11 +86,6 @@ pub fn now_ns_from_ms(ms: f64) -> Result<i64, ArgumentError> {
         .ok_or_else(|| bad("is out of range"))
 }
 
-/// Nanoseconds since the epoch back to milliseconds (for the JS side's times).
-fn secs_to_ms(secs: u64) -> u64 {
-    secs.saturating_mul(1000)
-}
-
 /// Why a request from the JS side was not decided by the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestFailure {
@@ -238,8 +233,8 @@ pub fn feed_result_to_json(result: &Result<FeedState, FeedError>) -> String {
             kind: state.kind.as_str(),
             issuer: &state.issuer,
             seq: state.seq,
-            issued_at: state.issued_at.map(secs_to_ms),
-            expires: state.expires.map(secs_to_ms),
+            issued_at: state.issued_at.map(|t| TimeUnit::Milliseconds.of(t)),
+            expires: state.expires.map(|t| TimeUnit::Milliseconds.of(t)),
             entries: state.entries,
             changed: state.changed,
         }}),

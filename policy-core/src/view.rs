@@ -29,7 +29,8 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
-    fn of(self, secs: u64) -> u64 {
+    /// Epoch seconds `secs` in this unit (saturating).
+    pub fn of(self, secs: u64) -> u64 {
         match self {
             Self::Seconds => secs,
             Self::Milliseconds => secs.saturating_mul(1000),
