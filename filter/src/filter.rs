@@ -98,9 +98,10 @@ impl Shared {
                 host.log(
                     Level::Info,
                     &format!(
-                        "{LOG_PREFIX}configuration accepted (mode `{}`, token header `{}`)",
+                        "{LOG_PREFIX}configuration accepted (mode `{}`, token header `{}`; {})",
                         gate.mode().as_str(),
-                        gate.token_header()
+                        gate.token_header(),
+                        gate.policy().evaluator()
                     ),
                 );
                 for warning in gate.warnings() {

@@ -66,11 +66,15 @@ fn benches(c: &mut Criterion) {
     let ed_token = mint::mint(&claims(), &ed, "ed1");
     let es_token = mint::mint(&claims(), &ec, "ec1");
     let cached = Gate::new(&config().to_string()).unwrap();
+    let mut rvm_config = config();
+    rvm_config["policy"]["evaluator"] = json!("rvm");
+    let rvm_cached = Gate::new(&rvm_config.to_string()).unwrap();
     let mut uncached = Gate::new(&config().to_string()).unwrap();
     uncached.set_cache_bounds(0, 0);
     let ed_req = request(&ed_token);
     let es_req = request(&es_token);
     assert!(cached.decide(&ed_req, NOW).allow);
+    assert!(rvm_cached.decide(&ed_req, NOW).allow);
     assert!(uncached.decide(&es_req, NOW).allow);
 
     // Baseline: regorus alone, the same policy and the same input document, prebuilt.
@@ -147,6 +151,9 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("decide/a_cached_token", |b| {
         b.iter(|| black_box(cached.decide(black_box(&ed_req), NOW)))
+    });
+    c.bench_function("decide/d_cached_token_rvm", |b| {
+        b.iter(|| black_box(rvm_cached.decide(black_box(&ed_req), NOW)))
     });
     c.bench_function("decide/b_fresh_eddsa_token", |b| {
         b.iter(|| black_box(uncached.decide(black_box(&ed_req), NOW)))
@@ -278,6 +285,12 @@ fn print_ratios() {
         "  (b) decide, fresh EdDSA token   {:>10.2} µs   {:.2}× (Ed25519 verify + baseline) (target ≤ 1.3×)",
         b / 1e3,
         b / (ed + base)
+    );
+    let d = get("decide/d_cached_token_rvm");
+    println!(
+        "  (d) decide, cached token, RVM   {:>10.2} µs   {:.2}× (a): `policy.evaluator: \"rvm\"` (experimental)",
+        d / 1e3,
+        d / a
     );
     let pair = get("baseline/ed25519_verify_then_regorus_eval");
     println!(

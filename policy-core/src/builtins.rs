@@ -160,47 +160,48 @@ fn delegate(builtin: &str, args: Vec<Value>) -> anyhow::Result<Value> {
     })
 }
 
-/// Installs the checked builtins and the refused ones in `engine`.
-pub(crate) fn install(engine: &mut Engine) -> anyhow::Result<()> {
-    for c in CHECKED {
-        let (name, check) = (c.name, c.check);
-        engine.add_extension(
-            name.into(),
-            c.arity,
-            Box::new(move |args: Vec<Value>| {
-                check(&args).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                if name == "strings.count" {
-                    if let Some(count) = count_of_empty(&args) {
-                        return Ok(count);
-                    }
-                }
-                delegate(name, args)
-            }),
-        )?;
+/// The builtins jitgate evaluates itself (name, arity): the checked ones, `object.subset`,
+/// `regex.template_match` and the refused `rand.intn`. Engines get them as extensions
+/// ([`install`]); the RVM as host-await builtins (`crate::rvm`), both through [`call`].
+pub(crate) fn overridden() -> impl Iterator<Item = (&'static str, u8)> {
+    CHECKED
+        .iter()
+        .map(|c| (c.name, c.arity))
+        .chain([("object.subset", 2)])
+        .chain(cfg!(feature = "regex").then_some(("regex.template_match", 4)))
+        .chain([("rand.intn", 2)])
+}
+
+/// Evaluates the overridden builtin `name` (one of [`overridden`]) on `args`.
+pub(crate) fn call(name: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+    if let Some(c) = CHECKED.iter().find(|c| c.name == name) {
+        (c.check)(&args).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        if name == "strings.count" {
+            if let Some(count) = count_of_empty(&args) {
+                return Ok(count);
+            }
+        }
+        return delegate(name, args);
     }
-    engine.add_extension(
-        "object.subset".into(),
-        2,
-        Box::new(|args: Vec<Value>| match (args.first(), args.get(1)) {
+    match name {
+        "object.subset" => match (args.first(), args.get(1)) {
             (Some(sup), Some(sub)) => Ok(Value::Bool(is_subset(sup, sub))),
             _ => Err(anyhow::anyhow!("object.subset: expects two arguments")),
-        }),
-    )?;
-    #[cfg(feature = "regex")]
-    engine.add_extension(
-        "regex.template_match".into(),
-        4,
-        Box::new(|args: Vec<Value>| template_match(&args).map_err(|e| anyhow::anyhow!("regex.template_match: {e}"))),
-    )?;
-    engine.add_extension(
-        "rand.intn".into(),
-        2,
-        Box::new(|_args: Vec<Value>| {
-            Err(anyhow::anyhow!(
-                "rand.intn: not available in jitgate (a decision must not be random, and must be the same in every host)"
-            ))
-        }),
-    )?;
+        },
+        #[cfg(feature = "regex")]
+        "regex.template_match" => template_match(&args).map_err(|e| anyhow::anyhow!("regex.template_match: {e}")),
+        "rand.intn" => Err(anyhow::anyhow!(
+            "rand.intn: not available in jitgate (a decision must not be random, and must be the same in every host)"
+        )),
+        _ => Err(anyhow::anyhow!("{name}: not a builtin jitgate evaluates")),
+    }
+}
+
+/// Installs the checked builtins and the refused ones in `engine`.
+pub(crate) fn install(engine: &mut Engine) -> anyhow::Result<()> {
+    for (name, arity) in overridden() {
+        engine.add_extension(name.into(), arity, Box::new(move |args: Vec<Value>| call(name, args)))?;
+    }
     Ok(())
 }
 

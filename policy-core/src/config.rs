@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::json::{parse_strict_with_depth, StrictJsonError, MAX_CONFIG_DEPTH};
 use crate::jwks::KeySet;
-use crate::policy::DEFAULT_ENTRYPOINT;
+use crate::policy::{EvaluatorChoice, DEFAULT_ENTRYPOINT};
 use crate::request::is_header_name;
 use crate::token::Issuer;
 
@@ -386,6 +386,8 @@ struct PolicySpec {
     rego_v0: bool,
     #[serde(default = "default_max_eval_ms")]
     max_eval_ms: u64,
+    #[serde(default)]
+    evaluator: EvaluatorChoice,
 }
 
 #[derive(Deserialize)]
@@ -422,6 +424,8 @@ pub struct PolicySource {
     pub rego_v0: bool,
     /// The time budget of one evaluation, milliseconds (`policy.max_eval_ms`).
     pub max_eval_ms: u64,
+    /// Which evaluator decides (`policy.evaluator`).
+    pub evaluator: EvaluatorChoice,
 }
 
 /// A configuration that parsed and validated, everything but the policy compiled.
@@ -628,6 +632,7 @@ impl Config {
                 entrypoint: policy.entrypoint,
                 rego_v0: policy.rego_v0,
                 max_eval_ms: policy.max_eval_ms,
+                evaluator: policy.evaluator,
             },
             revoked: spec.revoked.into_iter().collect(),
             mode: spec.mode,

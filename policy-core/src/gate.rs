@@ -121,8 +121,14 @@ impl Gate {
         } = config;
         let warnings = configuration_warnings(&issuers);
         let data = regorus::Value::from(policy.data);
-        let mut compiled = Policy::compile(&policy.modules, data, &policy.entrypoint, policy.rego_v0)
-            .map_err(|e| ConfigError::invalid(e.field, e.message))?;
+        let mut compiled = Policy::compile_for(
+            &policy.modules,
+            data,
+            &policy.entrypoint,
+            policy.rego_v0,
+            policy.evaluator,
+        )
+        .map_err(|e| ConfigError::invalid(e.field, e.message))?;
         compiled.set_eval_budget(core::time::Duration::from_millis(policy.max_eval_ms));
         Ok(Self {
             verifier: RefCell::new(Verifier::new(issuers, resource.clone(), revoked)),

@@ -589,6 +589,35 @@ fn a_policy_over_its_time_budget_is_stopped_and_denied() {
 }
 
 #[test]
+#[cfg(feature = "std")]
+fn the_time_budget_stops_the_rvm_too() {
+    let mut cfg = config_with(SLOW_POLICY);
+    cfg["policy"]["max_eval_ms"] = json!(5);
+    cfg["policy"]["evaluator"] = json!("rvm");
+    let g = gate(&cfg);
+    assert_eq!(g.policy().evaluator(), jitgate_core::EvaluatorChoice::Rvm);
+    let d = g.decide(&request_with(&token(&claims())), NOW);
+    assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_error"));
+    assert!(d.over_budget);
+    let detail = d.audit.detail.as_deref().unwrap();
+    assert!(detail.contains("over its budget of 5 ms"), "{detail}");
+}
+
+#[test]
+fn the_evaluator_is_validated_and_the_interpreter_is_the_default() {
+    assert_eq!(
+        gate(&config_with(SEED_POLICY)).policy().evaluator(),
+        jitgate_core::EvaluatorChoice::Interpreter
+    );
+    for bad in [json!("auto"), json!("RVM"), json!(true), json!(null)] {
+        let mut cfg = config_with(SEED_POLICY);
+        cfg["policy"]["evaluator"] = bad.clone();
+        let e = Gate::new(&cfg.to_string()).unwrap_err();
+        assert_eq!(e.field(), Some("policy.evaluator"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn the_time_budget_is_validated() {
     for bad in [json!(0), json!(10_001), json!("5"), json!(-1)] {
         let mut cfg = config_with(SEED_POLICY);
