@@ -156,6 +156,9 @@ bench-envoy: filter jitgate envoy-setup
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }; } \
 	  || { echo "bench-envoy: wrk (Debian package wrk) is not available" >&2; exit 1; }
+	@command -v wat2wasm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq wabt >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wabt >/dev/null; }; }; } \
+	  || { echo "bench-envoy: wat2wasm (Debian package wabt) is not available" >&2; exit 1; }
 	$(E2E_ENV) python3 e2e/bench.py --soak $(BENCH_SOAK)
 
 # The approval service's feed with 10,000 active and 10,000 revoked grants

@@ -6,6 +6,8 @@ Each variant runs on its own Envoy with one worker (`--concurrency 1`) and a
 `direct_response` route (no upstream), so the filter is what is measured:
 
   none            the connection manager and the router only
+  wasm-noop       the smallest proxy-wasm filter (e2e/noop_filter.wat, built with
+                  wat2wasm): what any Wasm filter costs per request in Envoy's V8
   jitgate         the shipped filter, the shipped example configuration (seed policy),
                   audit lines not written (wasm logger at warning)
   jitgate+audit   the same with the audit line written to Envoy's log (wasm:info)
@@ -50,6 +52,14 @@ def wasm_filter(cfg: dict) -> dict:
                                  "code": {"local": {"filename": str(er.FILTER.resolve())}}},
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(cfg)}}}}
+
+
+def noop_filter(path: Path) -> dict:
+    return {"name": "noop", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {"name": "noop", "root_id": "noop", "failure_policy": "FAIL_CLOSED",
+                   "vm_config": {"vm_id": "noop", "runtime": "envoy.wasm.runtime.v8",
+                                 "code": {"local": {"filename": str(path)}}}}}}
 
 
 def jwt_filters(jwk: dict, cache: bool) -> list[dict]:
@@ -168,14 +178,20 @@ def main(argv: list[str]) -> int:
     if not shutil.which("wrk"):
         print("bench.py: `wrk` is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
+    if not shutil.which("wat2wasm"):
+        print("bench.py: `wat2wasm` is not installed (apt-get install -y wabt)", file=sys.stderr)
+        return 2
     tmp = er.workdir("jitgate-bench-")
     envoys: list[BenchEnvoy] = []
     try:
         approvals = er.Approvals(tmp / "keys", kid="bench-k1")
         cfg = er.example_config([approvals.public_jwk])
         token = approvals.sign(ttl="2h")
+        noop = tmp / "noop_filter.wasm"
+        subprocess.run(["wat2wasm", str(Path(__file__).with_name("noop_filter.wat")), "-o", str(noop)], check=True)
         variants = {
             "none": ([], "warning"),
+            "wasm-noop": ([noop_filter(noop)], "warning"),
             "jitgate": ([wasm_filter(cfg)], "warning"),
             "jitgate+audit": ([wasm_filter(cfg)], "info"),
             "jwt_authn+rbac": (jwt_filters(approvals.public_jwk, cache=True), "warning"),
@@ -192,7 +208,7 @@ def main(argv: list[str]) -> int:
             ok = er.request(e.port, "GET", "/orders", [("x-jit-approval", token)]).status
             none = er.request(e.port, "GET", "/orders").status
             wrong = er.request(e.port, "GET", "/orders", [("x-jit-approval", wrong_role)]).status
-            expect = (200, 200, 200) if e.name == "none" else (200, 401, 403)
+            expect = (200, 200, 200) if e.name in ("none", "wasm-noop") else (200, 401, 403)
             if (ok, none, wrong) != expect:
                 raise AssertionError(f"{e.name}: with token {ok}, without {none}, wrong role {wrong}; expected {expect}")
         rss_before = {e.name: round(e.rss_mb(), 1) for e in envoys}
@@ -243,6 +259,9 @@ def main(argv: list[str]) -> int:
             "soak": soak,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        def added(variant: str) -> float:
+            return next(t for t in table if t["variant"] == variant)["added_us_per_request"]
+
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"Envoy {report['envoy']}, 1 worker, direct_response; wrk -t1 -c{a.connections}, "
@@ -252,7 +271,8 @@ def main(argv: list[str]) -> int:
             print(f"{t['variant']:24} {t['rps']:>8} {t['p50_us']:>8} {t['p99_us']:>8} {t['added_us_per_request']:>8} "
                   f"{t['throughput_ratio_vs_none']:>6} {t['rss_mb_before']:>6}->{t['rss_mb_after']:<6}")
         print(f"jitgate adds {report['jitgate_vs_jwt_authn_rbac_cost_ratio']}x what jwt_authn (cached) + rbac adds; "
-              f"figures in {a.out}")
+              f"of its {added('jitgate')} µs, {added('wasm-noop')} µs is what any Wasm filter costs in Envoy "
+              f"(wasm-noop); figures in {a.out}")
         return 0
     finally:
         for e in envoys:
