@@ -21,7 +21,7 @@ E2E_ENV = JITGATE_BIN=$(abspath $(JITGATE)) JITGATE_FILTER=$(abspath $(FILTER)) 
   JITGATE_ENVOY=$(abspath $(ENVOY)) JITGATE_TRAP_FILTER=$(abspath $(TRAP_FILTER)) \
   JITGATE_APPROVALS_BIN=$(abspath target/debug/jitgate-approvals)
 
-.PHONY: bench-approvals approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz oci-image
+.PHONY: profile-v8 bench-approvals approvals demo demo-harness test setup browser-setup lint filter filter-trap jitgate envoy-setup build-core-wasm test-rust test-policies test-deploy test-envoy test-js test-approvals bench bench-envoy fuzz oci-image
 
 setup:
 	rustup target add wasm32-unknown-unknown wasm32-wasip1
@@ -160,6 +160,15 @@ bench-envoy: filter jitgate envoy-setup
 	  && { apt-get install -y -qq wabt >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wabt >/dev/null; }; }; } \
 	  || { echo "bench-envoy: wat2wasm (Debian package wabt) is not available" >&2; exit 1; }
 	$(E2E_ENV) python3 e2e/bench.py --soak $(BENCH_SOAK)
+
+# The filter in V8 without Envoy (e2e/profile_v8.py, e2e/v8host.mjs): µs per request of
+# the shipped module, then a `node --cpu-prof` profile of an unstripped build of the same
+# code by part (regorus, allocation, jitgate, host). Not run by CI.
+UNSTRIPPED_FILTER := target/jitgate_filter_unstripped.wasm
+profile-v8: filter jitgate
+	CARGO_PROFILE_WASM_FILTER_STRIP=false $(CARGO) build --locked --profile wasm-filter --target wasm32-wasip1 -p jitgate-filter --lib --target-dir target/unstripped
+	cp target/unstripped/wasm32-wasip1/wasm-filter/jitgate_filter.wasm $(UNSTRIPPED_FILTER)
+	$(E2E_ENV) python3 e2e/profile_v8.py $(FILTER) $(UNSTRIPPED_FILTER)
 
 # The approval service's feed with 10,000 active and 10,000 revoked grants
 # (approvals/tests/bench.rs, release): requests/s of the lists (200 and 304), the cold
