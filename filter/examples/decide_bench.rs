@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use jitgate_core::{Algorithm, Gate, Request};
-use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict};
+use jitgate_filter::{CounterIds, Filter, HostCalls, HostError, Level, Shared, Verdict};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::json;
 
@@ -128,7 +128,7 @@ fn main() {
     let shared = Rc::new(Shared::configure(
         &host,
         Some(config.to_string().as_bytes()),
-        Metrics::define(&host),
+        CounterIds::define(&host),
         [0; 16],
     ));
     assert!(shared.is_configured());

@@ -37,7 +37,7 @@ use jitgate_core::MAX_DOCUMENT_BYTES;
 use jitgate_core::{DocumentKind, FeedConfig, FeedError, Gate};
 
 use crate::host::{HostError, Level};
-use crate::metrics::Metrics;
+use crate::metrics::CounterIds;
 use crate::LOG_PREFIX;
 
 /// How often every root context ticks, milliseconds.
@@ -263,7 +263,14 @@ impl Feed {
 
     /// One tick at `now_ns`: pick up what other VMs fetched, and fetch what is due.
     /// `kid_unknown`: a request was denied `token_key_unknown` since the last tick.
-    pub fn on_tick<H: FeedHost>(&mut self, host: &H, gate: &Gate, metrics: &Metrics, now_ns: i64, kid_unknown: bool) {
+    pub fn on_tick<H: FeedHost>(
+        &mut self,
+        host: &H,
+        gate: &Gate,
+        metrics: &CounterIds,
+        now_ns: i64,
+        kid_unknown: bool,
+    ) {
         for index in 0..self.docs.len() {
             self.pick_up(host, gate, metrics, index);
             if kid_unknown {
@@ -275,7 +282,7 @@ impl Feed {
     }
 
     /// Installs a newer shared document, or confirms the installed one.
-    fn pick_up<H: FeedHost>(&mut self, host: &H, gate: &Gate, metrics: &Metrics, index: usize) {
+    fn pick_up<H: FeedHost>(&mut self, host: &H, gate: &Gate, metrics: &CounterIds, index: usize) {
         let Some(doc) = self.docs.get(index) else { return };
         let Some((meta, _)) = read_meta(host, &doc.key) else {
             return;
@@ -307,7 +314,7 @@ impl Feed {
 
     /// Makes the key set due now, if no forced fetch happened within
     /// `unknown_kid_refetch_s` (across all VMs).
-    fn force_key_fetch<H: FeedHost>(&self, host: &H, metrics: &Metrics, index: usize, now_ns: i64) {
+    fn force_key_fetch<H: FeedHost>(&self, host: &H, metrics: &CounterIds, index: usize, now_ns: i64) {
         let Some(doc) = self.docs.get(index) else { return };
         if doc.kind != DocumentKind::Keys {
             return;
@@ -330,7 +337,7 @@ impl Feed {
         }
     }
 
-    fn fetch_if_due<H: FeedHost>(&mut self, host: &H, metrics: &Metrics, index: usize, now_ns: i64) {
+    fn fetch_if_due<H: FeedHost>(&mut self, host: &H, metrics: &CounterIds, index: usize, now_ns: i64) {
         let Some(doc) = self.docs.get(index) else { return };
         let timeout_ms = doc.feed.timeout_ms;
         let lease = i64::try_from(timeout_ms).unwrap_or(60_000).saturating_mul(1_000_000) + SECOND_NS;
@@ -393,7 +400,7 @@ impl Feed {
         &mut self,
         host: &H,
         gate: &Gate,
-        metrics: &Metrics,
+        metrics: &CounterIds,
         token: u32,
         body_size: usize,
         now_ns: i64,
@@ -531,7 +538,7 @@ fn install(gate: &Gate, doc: &Doc, body: &[u8], now_ns: i64) -> Result<jitgate_c
     }
 }
 
-fn report<H: FeedHost>(host: &H, metrics: &Metrics, describe: &str, installed: Installed) {
+fn report<H: FeedHost>(host: &H, metrics: &CounterIds, describe: &str, installed: Installed) {
     let (result, took) = installed;
     let took = took.map(|ms| format!(" in {ms:.1} ms")).unwrap_or_default();
     match result {

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use jitgate_core::{Action, Decision, Fault, Forward, Gate, Reason};
 
 use crate::host::{HostCalls, HostError, Level};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, CounterIds};
 use crate::request::{
     build_request, parse_route_metadata, ConnectionFacts, RequestFault, PEER_CERTIFICATE_DIGEST, PEER_PRINCIPAL,
     REQUEST_ID, REQUEST_PROTOCOL, ROUTE_METADATA, SOURCE_ADDRESS,
@@ -59,7 +59,7 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Shared {
     gate: Option<Gate>,
-    metrics: Metrics,
+    metrics: CounterIds,
     seed: [u8; 16],
     unconfigured_sequence: Cell<u64>,
     kid_unknown: Cell<bool>,
@@ -67,7 +67,7 @@ pub struct Shared {
 
 impl Shared {
     /// State without a configuration: every request is refused with 500.
-    pub fn unconfigured(metrics: Metrics, seed: [u8; 16]) -> Self {
+    pub fn unconfigured(metrics: CounterIds, seed: [u8; 16]) -> Self {
         Self {
             gate: None,
             metrics,
@@ -83,7 +83,7 @@ impl Shared {
     /// ([`Shared::is_configured`] is false; the root context then returns false from
     /// `on_configure`, so Envoy rejects the configuration). `seed` (16 random bytes)
     /// makes decision ids unique across VMs.
-    pub fn configure<H: HostCalls>(host: &H, config: Option<&[u8]>, metrics: Metrics, seed: [u8; 16]) -> Self {
+    pub fn configure<H: HostCalls>(host: &H, config: Option<&[u8]>, metrics: CounterIds, seed: [u8; 16]) -> Self {
         let mut shared = Self::unconfigured(metrics, seed);
         let text = match config.map(core::str::from_utf8) {
             None | Some(Ok("")) => Err(
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     /// The counter ids.
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &CounterIds {
         &self.metrics
     }
 

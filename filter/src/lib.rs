@@ -52,4 +52,4 @@ pub mod request;
 pub use feed::{Feed, FeedHost};
 pub use filter::{Filter, Shared, Verdict, AUDIT_LOG_PREFIX, LOG_PREFIX};
 pub use host::{HostCalls, HostError, Level};
-pub use metrics::Metrics;
+pub use metrics::CounterIds;

@@ -44,11 +44,11 @@ pub fn counter_names() -> Vec<String> {
 
 /// Counter ids by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Metrics {
+pub struct CounterIds {
     ids: BTreeMap<String, u32>,
 }
 
-impl Metrics {
+impl CounterIds {
     /// Defines every counter of [`counter_names`]. A counter the host refuses is logged
     /// and left out (incrementing it is then a no-op): metrics never fail a request.
     pub fn define<H: HostCalls>(host: &H) -> Self {

@@ -20,7 +20,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 use crate::feed::{Feed, FeedHost, TICK_MS};
 use crate::filter::{Filter, Shared, Verdict, LOG_PREFIX};
 use crate::host::{HostCalls, HostError, Level};
-use crate::metrics::Metrics;
+use crate::metrics::CounterIds;
 
 /// The proxy-wasm host (Envoy), through `proxy_wasm::hostcalls`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,7 +160,7 @@ fn instance_seed(host: &ProxyHost, context_id: u32) -> [u8; 16] {
 /// The root context: one per plugin configuration and worker.
 pub struct Root {
     context_id: u32,
-    metrics: Option<Metrics>,
+    metrics: Option<CounterIds>,
     shared: Rc<Shared>,
     feed: Feed,
 }
@@ -171,7 +171,7 @@ impl Root {
         Self {
             context_id,
             metrics: None,
-            shared: Rc::new(Shared::unconfigured(Metrics::default(), [0; 16])),
+            shared: Rc::new(Shared::unconfigured(CounterIds::default(), [0; 16])),
             feed: Feed::default(),
         }
     }
@@ -191,7 +191,7 @@ impl Context for Root {
 impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         let host = ProxyHost;
-        let metrics = self.metrics.get_or_insert_with(|| Metrics::define(&host)).clone();
+        let metrics = self.metrics.get_or_insert_with(|| CounterIds::define(&host)).clone();
         let seed = instance_seed(&host, self.context_id);
         let config = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size) {
             Ok(config) => config,

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::*;
-use jitgate_filter::{metrics, Filter, Level, Metrics, Shared, Verdict};
+use jitgate_filter::{metrics, CounterIds, Filter, Level, Shared, Verdict};
 use serde_json::{json, Value};
 
 fn seed_config() -> Value {
@@ -350,7 +350,7 @@ fn when_the_denial_cannot_be_sent_the_stream_is_reset() {
 #[test]
 fn without_a_configuration_every_request_is_refused() {
     let mut host = FakeHost::new().with_path("/healthz");
-    let shared = Rc::new(Shared::unconfigured(Metrics::define(&host), [1; 16]));
+    let shared = Rc::new(Shared::unconfigured(CounterIds::define(&host), [1; 16]));
     let verdict = Filter::new(shared).on_request_headers(&mut host);
     assert_eq!(verdict, Verdict::Stop);
     assert_eq!(host.sent().status, 500);
@@ -360,7 +360,7 @@ fn without_a_configuration_every_request_is_refused() {
 #[test]
 fn refusal_ids_are_unique() {
     let host = FakeHost::new();
-    let shared = Rc::new(Shared::unconfigured(Metrics::define(&host), [1; 16]));
+    let shared = Rc::new(Shared::unconfigured(CounterIds::define(&host), [1; 16]));
     let mut ids = Vec::new();
     for _ in 0..3 {
         let mut host = FakeHost::new();
@@ -376,13 +376,13 @@ fn refusal_ids_are_unique() {
 #[test]
 fn every_counter_is_defined_once_up_front() {
     let host = FakeHost::new();
-    Metrics::define(&host);
+    CounterIds::define(&host);
     assert_eq!(*host.counter_names.borrow(), metrics::counter_names());
 }
 
 fn configure_text(text: Option<&[u8]>) -> (FakeHost, bool) {
     let host = FakeHost::new();
-    let metrics = Metrics::define(&host);
+    let metrics = CounterIds::define(&host);
     let shared = Shared::configure(&host, text, metrics, [0; 16]);
     (host, shared.is_configured())
 }

@@ -234,7 +234,7 @@ impl MetricType {
 
 /// Return values of `proxy_on_request_headers` and the other stream callbacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Action {
+pub(crate) enum StreamAction {
     /// `Continue` (0).
     Continue,
     /// Anything else: Envoy turns `StopIteration` (1) and every unknown value into
@@ -242,7 +242,7 @@ pub(crate) enum Action {
     Pause,
 }
 
-impl Action {
+impl StreamAction {
     pub(crate) fn from_u32(value: u32) -> Self {
         if value == 0 {
             Self::Continue

@@ -33,14 +33,14 @@ pub struct Metric {
 
 /// All metrics of one VM.
 #[derive(Debug, Default)]
-pub(crate) struct Metrics {
+pub(crate) struct VmMetrics {
     metrics: Vec<Metric>,
     by_id: HashMap<u32, usize>,
     by_name: HashMap<(u32, String), u32>,
     next_id: [u32; 3],
 }
 
-impl Metrics {
+impl VmMetrics {
     /// `proxy_define_metric`: the same type and name give the same id (they are the same stat in
     /// Envoy's store either way); an unknown type is `BadArgument`.
     pub(crate) fn define(&mut self, kind: u32, name: &str) -> Result<u32, Status> {
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn ids_and_statuses_match_envoy() {
-        let mut m = Metrics::default();
+        let mut m = VmMetrics::default();
         let c = m.define(0, "c").unwrap();
         let g = m.define(1, "g").unwrap();
         let h = m.define(2, "h").unwrap();

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::headers::HeaderMap;
 use crate::http::{HttpCall, Responder};
 use crate::logs::{LogEntry, LogSource};
-use crate::metrics::Metrics;
+use crate::metrics::VmMetrics;
 use crate::properties::PropertyMap;
 use crate::shared_data::{SharedData, SharedQueues};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -120,7 +120,7 @@ pub(crate) struct HostState {
     pub clock: Clock,
     pub rng: u64,
     pub logs: Vec<LogEntry>,
-    pub metrics: Metrics,
+    pub metrics: VmMetrics,
     pub shared_data: SharedData,
     pub queues: SharedQueues,
     pub contexts: BTreeMap<u32, ContextState>,
@@ -154,7 +154,7 @@ impl HostState {
             clock,
             rng: seed,
             logs: Vec::new(),
-            metrics: Metrics::default(),
+            metrics: VmMetrics::default(),
             shared_data: SharedData::default(),
             queues: SharedQueues::default(),
             contexts: BTreeMap::new(),

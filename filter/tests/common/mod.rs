@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use jitgate_core::Algorithm;
-use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
+use jitgate_filter::{CounterIds, Filter, HostCalls, HostError, Level, Shared, Verdict, AUDIT_LOG_PREFIX};
 use jitgate_mint::{self as mint, SigningKey};
 use serde_json::{json, Value};
 
@@ -277,7 +277,7 @@ pub fn token(claims: &Value) -> String {
 
 /// The root context's work: define the counters, configure.
 pub fn configure(host: &FakeHost, config: &Value) -> Rc<Shared> {
-    let metrics = Metrics::define(host);
+    let metrics = CounterIds::define(host);
     let shared = Shared::configure(host, Some(config.to_string().as_bytes()), metrics, [7; 16]);
     assert!(shared.is_configured(), "{:?}", host.logs.borrow());
     Rc::new(shared)

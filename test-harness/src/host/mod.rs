@@ -9,7 +9,7 @@ mod root;
 mod stream;
 mod vm;
 
-use crate::abi::{AbiVersion, Action, LogLevel};
+use crate::abi::{AbiVersion, LogLevel, StreamAction};
 use crate::clock::{Clock, DEFAULT_START_UNIX_NS};
 use crate::error::Error;
 use crate::headers::HeaderMap;

@@ -91,9 +91,9 @@ impl Host {
         ctx: u32,
         size: usize,
         end_of_stream: bool,
-    ) -> Result<Action, Error> {
+    ) -> Result<StreamAction, Error> {
         let Some(func) = func else {
-            return Ok(Action::Continue);
+            return Ok(StreamAction::Continue);
         };
         let size = len_u32(size);
         let eos = u32::from(end_of_stream);
@@ -104,7 +104,7 @@ impl Host {
             (ctx, size, eos),
             vec![ctx.into(), size.into(), eos.into()],
         )?;
-        Ok(Action::from_u32(action))
+        Ok(StreamAction::from_u32(action))
     }
 
     fn stream_phases(&mut self, ctx: u32, request: &EnvoyRequest) -> Result<Outcome, Error> {
@@ -175,7 +175,13 @@ impl Host {
     /// After a stream callback: applies a reset or local reply the module asked for; else, if
     /// the module paused the stream, delivers deferred events one by one until it resumes.
     /// Returns the outcome if the stream ended.
-    fn settle(&mut self, ctx: u32, action: Action, dir: Dir, phase: &'static str) -> Result<Option<Outcome>, Error> {
+    fn settle(
+        &mut self,
+        ctx: u32,
+        action: StreamAction,
+        dir: Dir,
+        phase: &'static str,
+    ) -> Result<Option<Outcome>, Error> {
         loop {
             let stream = self.stream(ctx);
             if stream.closed {
@@ -192,7 +198,7 @@ impl Host {
                 Dir::EnvoyRequest => std::mem::take(&mut stream.continued_request),
                 Dir::Response => std::mem::take(&mut stream.continued_response),
             };
-            if action == Action::Continue || continued {
+            if action == StreamAction::Continue || continued {
                 return Ok(None);
             }
             if !self.run_one_deferred()? {
