@@ -11,13 +11,16 @@ Each variant runs on its own Envoy with one worker (`--concurrency 1`) and a
   jitgate         the shipped filter, the shipped example configuration (seed policy),
                   audit lines not written (wasm logger at warning)
   jitgate+audit   the same with the audit line written to Envoy's log (wasm:info)
+  jitgate-fresh   the shipped filter with a different approval on every request (a wrk
+                  script cycling through FRESH_TOKENS, twice the verified-token cache), so
+                  every request verifies an Ed25519 signature: against jwt_authn-nocache
   jwt_authn+rbac  Envoy's jwt_authn (local JWKS with the same Ed25519 key, issuer,
                   audience, `jwt_cache_config`) and rbac requiring `jit.role` and
                   `jit.resource` from the JWT payload metadata
   jwt_authn-nocache+rbac  the same without the JWT cache
 
 Load: `wrk` (Debian package) on loopback, one thread, 16 connections, the same approval
-token on every request; rounds interleaved (every variant once per round), medians over
+token on every request (but for jitgate-fresh); rounds interleaved (every variant once per round), medians over
 the rounds. Prints requests/s, p50, p99, the µs each request adds against `none`
 (1/throughput difference to `none` in the same round, the worker being saturated;
 median over rounds), the throughput ratio and Envoy's
@@ -40,6 +43,21 @@ import time
 from pathlib import Path
 
 import envoyrun as er
+
+# Distinct approvals for jitgate-fresh: twice the filter's verified-token cache (1,024
+# entries, first in first out), so cycling through them never finds one cached.
+FRESH_TOKENS = 2048
+
+# wrk: each request carries the next approval of the file `tokens` (one per line).
+FRESH_SCRIPT = """
+local tokens = {}
+for line in io.lines("%s") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i %% #tokens + 1
+  return wrk.format("GET", "/orders", {["x-jit-approval"] = tokens[i], ["host"] = "db.internal"})
+end
+"""
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 
@@ -154,10 +172,11 @@ def to_us(text: str) -> float:
     return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
 
 
-def run_wrk(port: int, token: str, duration: int, connections: int) -> dict:
+def run_wrk(port: int, token: str, duration: int, connections: int, script: Path | None = None) -> dict:
+    load = ["-s", str(script)] if script else ["-H", f"x-jit-approval: {token}", "-H", "host: db.internal"]
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s",
-         "-H", f"x-jit-approval: {token}", "-H", "host: db.internal", f"http://127.0.0.1:{port}/orders"],
+         *load, f"http://127.0.0.1:{port}/orders"],
         capture_output=True, text=True, timeout=duration + 30, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
@@ -187,6 +206,10 @@ def main(argv: list[str]) -> int:
         approvals = er.Approvals(tmp / "keys", kid="bench-k1")
         cfg = er.example_config([approvals.public_jwk])
         token = approvals.sign(ttl="2h")
+        tokens = tmp / "fresh-tokens.txt"
+        tokens.write_text("".join(approvals.sign(ttl="2h") + "\n" for _ in range(FRESH_TOKENS)), encoding="utf-8")
+        fresh_script = tmp / "fresh.lua"
+        fresh_script.write_text(FRESH_SCRIPT % tokens, encoding="utf-8")
         noop = tmp / "noop_filter.wasm"
         subprocess.run(["wat2wasm", str(Path(__file__).with_name("noop_filter.wat")), "-o", str(noop)], check=True)
         variants = {
@@ -194,6 +217,7 @@ def main(argv: list[str]) -> int:
             "wasm-noop": ([noop_filter(noop)], "warning"),
             "jitgate": ([wasm_filter(cfg)], "warning"),
             "jitgate+audit": ([wasm_filter(cfg)], "info"),
+            "jitgate-fresh": ([wasm_filter(cfg)], "warning"),
             "jwt_authn+rbac": (jwt_filters(approvals.public_jwk, cache=True), "warning"),
             "jwt_authn-nocache+rbac": (jwt_filters(approvals.public_jwk, cache=False), "warning"),
         }
@@ -215,7 +239,8 @@ def main(argv: list[str]) -> int:
         results: dict[str, list[dict]] = {e.name: [] for e in envoys}
         for r in range(a.rounds):
             for e in envoys:  # interleaved: every variant once per round
-                results[e.name].append(run_wrk(e.port, token, a.duration, a.connections))
+                script = fresh_script if e.name == "jitgate-fresh" else None
+                results[e.name].append(run_wrk(e.port, token, a.duration, a.connections, script))
             print(f"round {r + 1}/{a.rounds}: " + ", ".join(f"{n} {v[-1]['rps']:.0f}/s" for n, v in results.items()),
                   file=sys.stderr)
         rss_after = {e.name: round(e.rss_mb(), 1) for e in envoys}
@@ -252,6 +277,9 @@ def main(argv: list[str]) -> int:
                      "rounds": a.rounds, "statistic": "median over rounds"},
             "filter": str(er.FILTER.relative_to(er.ROOT)), "filter_bytes": er.FILTER.stat().st_size,
             "variants": table,
+            "jitgate_fresh_vs_jwt_authn_nocache_rbac_cost_ratio": round(
+                next(t for t in table if t["variant"] == "jitgate-fresh")["added_us_per_request"]
+                / max(1e-9, next(t for t in table if t["variant"] == "jwt_authn-nocache+rbac")["added_us_per_request"]), 1),
             "jitgate_vs_jwt_authn_rbac_cost_ratio": round(
                 next(t for t in table if t["variant"] == "jitgate")["added_us_per_request"]
                 / max(1e-9, next(t for t in table if t["variant"] == "jwt_authn+rbac")["added_us_per_request"]), 1),
@@ -259,6 +287,10 @@ def main(argv: list[str]) -> int:
             "soak": soak,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        denied = {t["variant"]: t["non_2xx"] for t in table if t["non_2xx"]}
+        if denied:
+            raise AssertionError(f"answers other than 200 under load (a benchmark of denials measures nothing): {denied}")
+
         def added(variant: str) -> float:
             return next(t for t in table if t["variant"] == variant)["added_us_per_request"]
 
@@ -270,6 +302,9 @@ def main(argv: list[str]) -> int:
         for t in table:
             print(f"{t['variant']:24} {t['rps']:>8} {t['p50_us']:>8} {t['p99_us']:>8} {t['added_us_per_request']:>8} "
                   f"{t['throughput_ratio_vs_none']:>6} {t['rss_mb_before']:>6}->{t['rss_mb_after']:<6}")
+        print(f"with a fresh approval every request, jitgate adds "
+              f"{added('jitgate-fresh') / max(1e-9, added('jwt_authn-nocache+rbac')):.1f}x what jwt_authn without its "
+              f"cache + rbac adds")
         print(f"jitgate adds {report['jitgate_vs_jwt_authn_rbac_cost_ratio']}x what jwt_authn (cached) + rbac adds; "
               f"of its {added('jitgate')} µs, {added('wasm-noop')} µs is what any Wasm filter costs in Envoy "
               f"(wasm-noop); figures in {a.out}")

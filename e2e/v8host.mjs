@@ -1,8 +1,11 @@
 // A minimal proxy-wasm host in Node, to time and profile the filter in V8 (Envoy's Wasm
 // runtime) without Envoy: `make profile-v8` (e2e/profile_v8.py) runs it.
 //
-//   node [--cpu-prof] e2e/v8host.mjs CONFIG.json TOKEN.txt FILTER.wasm [FILTER2.wasm …]
+//   node [--cpu-prof] e2e/v8host.mjs CONFIG.json TOKENS.txt FILTER.wasm [FILTER2.wasm …]
 //
+// TOKENS.txt holds one approval per line; requests cycle through them (one line: the
+// cached path; more lines than the filter's verified-token cache holds, 1,024: every
+// request verifies a signature).
 // Each module gets its own instance, configured with CONFIG.json; then every module
 // decides the same allowed request (the token in `x-jit-approval`) in 30 interleaved
 // batches of 300. Prints per module the minimum and median µs per request over the
@@ -20,7 +23,7 @@ if (!modules.length) {
 const BATCH = 300;
 const BATCHES = 30;
 const config = fs.readFileSync(configPath);
-const token = fs.readFileSync(tokenPath, "utf8").trim();
+const tokens = fs.readFileSync(tokenPath, "utf8").split("\n").map((t) => t.trim()).filter(Boolean);
 const decoder = new TextDecoder();
 // proxy-wasm: BufferType PluginConfiguration (7) and VmConfiguration (6); MapType
 // HttpRequestHeaders (0); Status Ok (0) and NotFound (1); FilterHeadersStatus Continue (0).
@@ -140,6 +143,7 @@ async function instantiate(path) {
   if (exports.proxy_on_configure(1, config.length) !== 1) throw new Error(`${path}: configuration refused`);
   let context = 2;
   const request = () => {
+    const token = tokens[context % tokens.length];
     headers = [[":method", "GET"], [":path", "/orders"], [":authority", "db.internal"], [":scheme", "http"],
       ["x-jit-approval", token], ["user-agent", "v8host"]];
     exports.proxy_on_context_create(context, 1);
