@@ -3,6 +3,8 @@
 //
 //   node [--cpu-prof] e2e/v8host.mjs CONFIG.json TOKENS.txt FILTER.wasm [FILTER2.wasm …]
 //
+// A module given as FILTER.wasm=OTHER.json is configured with OTHER.json instead (to
+// compare configurations, e.g. `policy.evaluator`, on one module).
 // TOKENS.txt holds one approval per line; requests cycle through them (one line: the
 // cached path; more lines than the filter's verified-token cache holds, 1,024: every
 // request verifies a signature).
@@ -22,7 +24,6 @@ if (!modules.length) {
 }
 const BATCH = 300;
 const BATCHES = 30;
-const config = fs.readFileSync(configPath);
 const tokens = fs.readFileSync(tokenPath, "utf8").split("\n").map((t) => t.trim()).filter(Boolean);
 const decoder = new TextDecoder();
 // proxy-wasm: BufferType PluginConfiguration (7) and VmConfiguration (6); MapType
@@ -51,7 +52,9 @@ function serializeMap(pairs) {
   return out;
 }
 
-async function instantiate(path) {
+async function instantiate(module) {
+  const [path, ownConfig] = module.split("=");
+  const config = fs.readFileSync(ownConfig ?? configPath);
   let memory, exports;
   let headers = [];
   const calls = {};
@@ -153,7 +156,7 @@ async function instantiate(path) {
     context += 1;
     return status;
   };
-  return { path, request, calls, allowed: () => headers.some(([k]) => k === "x-jit-approval-id") };
+  return { path: module, request, calls, allowed: () => headers.some(([k]) => k === "x-jit-approval-id") };
 }
 
 const hosts = [];

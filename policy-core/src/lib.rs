@@ -37,7 +37,7 @@ pub use decision::{POLICY_OVER_BUDGET_COUNTER, SERVED_STALE_COUNTER};
 pub use gate::Gate;
 pub use jwks::{parse_jwk, Key, KeyMaterial, KeySet};
 pub use jws::Algorithm;
-pub use policy::{set_monotonic_clock, EvaluatorChoice, Policy, PolicyOutcome};
+pub use policy::{set_monotonic_clock, Evaluator, EvaluatorChoice, Policy, PolicyOutcome};
 /// The regorus crate this core evaluates Rego with (for hosts that build values).
 pub use regorus;
 pub use request::{Request, RequestError, RequestErrorKind, Route, Source};

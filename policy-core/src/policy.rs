@@ -133,23 +133,38 @@ pub fn load_modules(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EvaluatorChoice {
-    /// The tree-walking interpreter: the default, and the only one in the shipped
-    /// filter and JS package.
+    /// The RVM where the policy compiles for it, else the interpreter (the configuration
+    /// log line says which, and why): the default.
     #[default]
-    Interpreter,
-    /// regorus's RVM (bytecode), **experimental**: about three times as fast, but regorus
-    /// 0.14.1's RVM does not decide every policy as the interpreter does (see the crate
-    /// README). Only in builds with the `rvm` feature; a policy it cannot compile is a
-    /// configuration error.
+    Auto,
+    /// regorus's RVM only (bytecode; `make bench` prints its ratio to the interpreter):
+    /// a policy it cannot compile, or a build without it, is a configuration error.
     Rvm,
+    /// regorus's tree-walking interpreter only.
+    Interpreter,
 }
 
-impl core::fmt::Display for EvaluatorChoice {
+/// The evaluator a compiled policy decides with ([`Policy::evaluator`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evaluator {
+    /// regorus's RVM.
+    Rvm,
+    /// regorus's interpreter; with `auto`, why the RVM does not decide.
+    Interpreter {
+        /// Why `auto` fell back to the interpreter (`None`: `interpreter` was chosen).
+        fallback: Option<String>,
+    },
+}
+
+impl core::fmt::Display for Evaluator {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::Interpreter => "policy evaluated by regorus's interpreter",
-            Self::Rvm => "policy evaluated by regorus's RVM (experimental)",
-        })
+        match self {
+            Self::Rvm => f.write_str("policy evaluated by regorus's RVM"),
+            Self::Interpreter { fallback: None } => f.write_str("policy evaluated by regorus's interpreter"),
+            Self::Interpreter { fallback: Some(why) } => {
+                write!(f, "policy evaluated by regorus's interpreter: {why}")
+            }
+        }
     }
 }
 
@@ -160,6 +175,8 @@ pub struct Policy {
     now: InjectedClock,
     #[cfg(feature = "rvm")]
     rvm: Option<crate::rvm::RvmPolicy>,
+    /// Why `auto` chose the interpreter.
+    fallback: Option<String>,
 }
 
 impl core::fmt::Debug for Policy {
@@ -173,14 +190,15 @@ impl core::fmt::Debug for Policy {
 
 impl Policy {
     /// Compiles `modules` (name → Rego source) with `data`, checks that `entrypoint`
-    /// names a rule, and installs the injected clock; evaluated by the interpreter.
+    /// names a rule, and installs the injected clock; evaluated by the RVM where the
+    /// policy compiles for it (`auto`).
     pub fn compile(
         modules: &BTreeMap<String, String>,
         data: Value,
         entrypoint: &str,
         rego_v0: bool,
     ) -> Result<Self, PolicyError> {
-        Self::compile_for(modules, data, entrypoint, rego_v0, EvaluatorChoice::Interpreter)
+        Self::compile_for(modules, data, entrypoint, rego_v0, EvaluatorChoice::Auto)
     }
 
     /// [`Policy::compile`] with the evaluator chosen (`policy.evaluator`).
@@ -239,42 +257,57 @@ impl Policy {
                 }
             }
         })?;
+        let rvm_error = |e: &str| format!("the RVM cannot evaluate this policy: {e}");
         #[cfg(feature = "rvm")]
-        let rvm = match choice {
-            EvaluatorChoice::Interpreter => None,
-            EvaluatorChoice::Rvm => Some(crate::rvm::RvmPolicy::compile(&compiled, entrypoint, rvm_data).map_err(
-                |e| PolicyError {
+        let (rvm, fallback) = match choice {
+            EvaluatorChoice::Interpreter => (None, None),
+            EvaluatorChoice::Rvm => {
+                let rvm = crate::rvm::RvmPolicy::compile(&compiled, entrypoint, rvm_data).map_err(|e| PolicyError {
                     field: "policy.evaluator".into(),
-                    message: format!("the RVM cannot evaluate this policy: {e}"),
-                },
-            )?),
+                    message: rvm_error(&e),
+                })?;
+                (Some(rvm), None)
+            }
+            EvaluatorChoice::Auto => match crate::rvm::RvmPolicy::compile(&compiled, entrypoint, rvm_data) {
+                Ok(rvm) => (Some(rvm), None),
+                Err(e) => (None, Some(rvm_error(&e))),
+            },
         };
         #[cfg(not(feature = "rvm"))]
-        {
-            let _ = compiled;
-            if choice == EvaluatorChoice::Rvm {
-                return Err(PolicyError {
-                    field: "policy.evaluator".into(),
-                    message: "`rvm`: this build has no RVM (jitgate-core feature `rvm`); use `interpreter`".into(),
-                });
+        let fallback = {
+            let _ = (compiled, rvm_error);
+            const NO_RVM: &str = "this build has no RVM (jitgate-core feature `rvm`)";
+            match choice {
+                EvaluatorChoice::Interpreter => None,
+                EvaluatorChoice::Auto => Some(NO_RVM.to_owned()),
+                EvaluatorChoice::Rvm => {
+                    return Err(PolicyError {
+                        field: "policy.evaluator".into(),
+                        message: format!("`rvm`: {NO_RVM}; use `auto` or `interpreter`"),
+                    })
+                }
             }
-        }
+        };
         Ok(Self {
             engine,
             entrypoint: entrypoint.to_owned(),
             now,
             #[cfg(feature = "rvm")]
             rvm,
+            fallback,
         })
     }
 
-    /// The evaluator this policy decides with.
-    pub fn evaluator(&self) -> EvaluatorChoice {
+    /// The evaluator this policy decides with, and why when `auto` fell back to the
+    /// interpreter.
+    pub fn evaluator(&self) -> Evaluator {
         #[cfg(feature = "rvm")]
         if self.rvm.is_some() {
-            return EvaluatorChoice::Rvm;
+            return Evaluator::Rvm;
         }
-        EvaluatorChoice::Interpreter
+        Evaluator::Interpreter {
+            fallback: self.fallback.clone(),
+        }
     }
 
     /// The configured entrypoint.
@@ -611,7 +644,7 @@ mod tests {
     fn on_both(src: &str) -> [Policy; 2] {
         [EvaluatorChoice::Rvm, EvaluatorChoice::Interpreter].map(|choice| {
             let p = Policy::compile_for(&modules(src), Value::new_object(), "data.t.allow", false, choice).unwrap();
-            assert_eq!(p.evaluator(), choice);
+            assert_eq!(p.evaluator() == Evaluator::Rvm, choice == EvaluatorChoice::Rvm);
             p
         })
     }
@@ -663,15 +696,122 @@ mod tests {
 
     #[test]
     #[cfg(feature = "rvm")]
-    fn the_rvm_binds_an_undefined_assignment_which_is_why_it_is_not_the_default() {
-        // regorus 0.14.1: `x := <undefined>` fails the body in the interpreter (as in
-        // OPA) but not in the RVM. When this fails, regorus has fixed it: see
-        // tests/evaluators.rs and reconsider the default.
-        let [rvm, interpreter] = on_both("package t\nallow if {\n  x := input.missing\n  not x == \"admin\"\n}");
+    fn an_undefined_assignment_fails_the_body_in_both_evaluators() {
+        // regorus 0.14.1's RVM bound `x := <undefined>` and went on (a `not` on it then
+        // allowed); vendor/regorus/JITGATE-PATCH.md guards it, as the interpreter and
+        // OPA do. The other ways of binding undefined must fail the body too.
+        let bodies = [
+            "x := input.missing\n  not x == \"admin\"",
+            "x := input.a.b.c\n  not x",
+            "x := lower(input.missing)\n  not x == \"admin\"",
+            "[x] := [input.missing]\n  not x == 1",
+            "{\"k\": x} := {\"k\": input.missing}\n  not x == 1",
+            "x = input.missing\n  not x == 1",
+            "some x in [input.missing]\n  not x == 1",
+            "x := [y | y := input.missing]\n  count(x) == 0\n  input.missing",
+        ];
+        for body in bodies {
+            let [rvm, interpreter] = on_both(&format!("package t\nallow if {{\n  {body}\n}}"));
+            for p in [&rvm, &interpreter] {
+                assert_eq!(p.evaluate(Value::new_object(), 0), PolicyOutcome::Undefined, "{body}");
+            }
+            for value in [Value::from("z"), Value::from(1), Value::from(false)] {
+                let input = input_with("missing", value);
+                assert_eq!(
+                    plain(rvm.evaluate(input.clone(), 0)),
+                    plain(interpreter.evaluate(input, 0)),
+                    "{body}"
+                );
+            }
+        }
+        // A defined `false` is still bound: only undefined fails.
+        for p in on_both("package t\nallow if {\n  x := input.flag\n  not x\n}") {
+            let input = input_with("flag", Value::from(false));
+            assert!(matches!(p.evaluate(input, 0), PolicyOutcome::Allow { .. }));
+        }
+    }
+
+    /// An outcome with an evaluation error's text left out: each evaluator words its own.
+    #[cfg(feature = "rvm")]
+    fn plain(outcome: PolicyOutcome) -> PolicyOutcome {
+        match outcome {
+            PolicyOutcome::Error(_) => PolicyOutcome::Error(String::new()),
+            other => other,
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "rvm")]
+    fn errors_and_conflicts_decide_alike_on_both_evaluators() {
+        // regorus 0.14.1's RVM made an error in a rule body, and conflicting values of a
+        // complete rule or function, an undefined rule (a `policy_undefined` denial where
+        // the interpreter's is a `policy_error`); its interpreter made `some x in 1` an
+        // error where OPA and the RVM are undefined. vendor/regorus/JITGATE-PATCH.md.
+        let policies = [
+            "allow if lower(input.x) == \"a\"",
+            "allow if {\n  x := lower(input.x)\n  not x == \"a\"\n}",
+            "allow if {\n  not lower(input.x) == \"a\"\n}",
+            "allow if count(input.x) > 0",
+            "allow if to_number(\"x\")",
+            "allow if input.x + \"a\"",
+            "allow if {\n  y := input.x / 0\n  true\n}",
+            "allow := 1 if input.x\nallow := 2 if input.x",
+            "f(a) := 1 if a\nf(a) := 2 if a\nallow if f(input.x)",
+            "allow if {\n  some y in input.x\n  y\n}",
+            "allow if {\n  [a, b] := input.x\n}",
+            "allow if input.x[_]",
+            "allow if {\n  every y in input.x {\n    y\n  }\n}",
+            "allow if not input.x.y",
+        ];
+        for policy in policies {
+            let [rvm, interpreter] = on_both(&format!("package t\n{policy}"));
+            for value in [Value::from(1), Value::from("A"), Value::from(false)] {
+                let input = input_with("x", value);
+                assert_eq!(
+                    plain(rvm.evaluate(input.clone(), 0)),
+                    plain(interpreter.evaluate(input, 0)),
+                    "{policy}"
+                );
+            }
+        }
+        // After an error the reused VM decides the next request afresh.
+        let [rvm, _] = on_both("package t\nallow if lower(input.x) == \"a\"");
+        assert!(matches!(rvm.evaluate(input_with("x", Value::from(1)), 0), PolicyOutcome::Error(_)));
         assert!(matches!(
-            rvm.evaluate(Value::new_object(), 0),
+            rvm.evaluate(input_with("x", Value::from("A")), 0),
             PolicyOutcome::Allow { .. }
         ));
-        assert_eq!(interpreter.evaluate(Value::new_object(), 0), PolicyOutcome::Undefined);
+    }
+
+    #[test]
+    #[cfg(feature = "rvm")]
+    fn auto_falls_back_to_the_interpreter_and_says_why() {
+        // regorus 0.14.1's RVM compiler has no `with`.
+        let src = "package t\nallow if {\n  f with input as {\"a\": 1}\n}\nf if input.a == 1";
+        let auto = Policy::compile(&modules(src), Value::new_object(), "data.t.allow", false).unwrap();
+        match auto.evaluator() {
+            Evaluator::Interpreter { fallback: Some(why) } => {
+                assert!(why.contains("the RVM cannot evaluate this policy"), "{why}");
+                assert!(why.contains("with"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            auto.evaluate(Value::new_object(), 0),
+            PolicyOutcome::Allow { .. }
+        ));
+        let e = Policy::compile_for(&modules(src), Value::new_object(), "data.t.allow", false, EvaluatorChoice::Rvm)
+            .unwrap_err();
+        assert_eq!(e.field, "policy.evaluator");
+        let plain = Policy::compile(&modules("package t\nallow if true"), Value::new_object(), "data.t.allow", false);
+        assert_eq!(plain.unwrap().evaluator(), Evaluator::Rvm);
+        let chosen = Policy::compile_for(
+            &modules("package t\nallow if true"),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+            EvaluatorChoice::Interpreter,
+        );
+        assert_eq!(chosen.unwrap().evaluator(), Evaluator::Interpreter { fallback: None });
     }
 }

@@ -1,8 +1,9 @@
-//! Evaluation on regorus's RVM (`policy.evaluator: "rvm"`, experimental): the policy
-//! compiled once to register-machine bytecode, run per request on one reused VM
-//! (`make bench` prints its ratio to the interpreter). regorus 0.14.1's RVM binds
-//! `x := <undefined>` where the interpreter fails the body, so it is not the default
-//! (`tests/evaluators.rs` lists the cases where it decides differently).
+//! Evaluation on regorus's RVM (`policy.evaluator`; the default `auto` uses it wherever
+//! the policy compiles for it): the policy compiled once to register-machine bytecode,
+//! run per request on one reused VM (`make bench` prints its ratio to the interpreter).
+//! regorus is vendored with one fix to the RVM's compiler (`x := <undefined>` fails the
+//! body: `vendor/regorus/JITGATE-PATCH.md`); `tests/evaluators.rs` proves both evaluators
+//! decide every case of every corpus alike.
 //!
 //! Every builtin jitgate evaluates itself — the injected `time.now_ns`, the checked
 //! builtins, `object.subset`, `regex.template_match`, the refused `rand.intn`

@@ -595,7 +595,7 @@ fn the_time_budget_stops_the_rvm_too() {
     cfg["policy"]["max_eval_ms"] = json!(5);
     cfg["policy"]["evaluator"] = json!("rvm");
     let g = gate(&cfg);
-    assert_eq!(g.policy().evaluator(), jitgate_core::EvaluatorChoice::Rvm);
+    assert_eq!(g.policy().evaluator(), jitgate_core::Evaluator::Rvm);
     let d = g.decide(&request_with(&token(&claims())), NOW);
     assert_eq!((d.allow, d.status, d.reason.code()), (false, 403, "policy_error"));
     assert!(d.over_budget);
@@ -604,12 +604,20 @@ fn the_time_budget_stops_the_rvm_too() {
 }
 
 #[test]
-fn the_evaluator_is_validated_and_the_interpreter_is_the_default() {
-    assert_eq!(
-        gate(&config_with(SEED_POLICY)).policy().evaluator(),
-        jitgate_core::EvaluatorChoice::Interpreter
-    );
-    for bad in [json!("auto"), json!("RVM"), json!(true), json!(null)] {
+#[cfg(feature = "rvm")]
+fn the_evaluator_is_validated_and_the_rvm_is_the_default() {
+    use jitgate_core::Evaluator;
+    assert_eq!(gate(&config_with(SEED_POLICY)).policy().evaluator(), Evaluator::Rvm);
+    for (choice, expected) in [
+        ("auto", Evaluator::Rvm),
+        ("rvm", Evaluator::Rvm),
+        ("interpreter", Evaluator::Interpreter { fallback: None }),
+    ] {
+        let mut cfg = config_with(SEED_POLICY);
+        cfg["policy"]["evaluator"] = json!(choice);
+        assert_eq!(gate(&cfg).policy().evaluator(), expected, "{choice}");
+    }
+    for bad in [json!("Auto"), json!("RVM"), json!(true), json!(null)] {
         let mut cfg = config_with(SEED_POLICY);
         cfg["policy"]["evaluator"] = bad.clone();
         let e = Gate::new(&cfg.to_string()).unwrap_err();

@@ -5,32 +5,18 @@
 //! differ (`eval_ns`), and the text of an evaluation error (each evaluator words its
 //! own; the code and the status stay the same).
 //!
-//! Except the one known divergence ([`KNOWN_DIVERGENCE`]), which must still be there:
-//! regorus 0.14.1's RVM binds `x := <undefined>` instead of failing the rule body, and
-//! the four-eyes policy's `configured := data.jitgate.four_eyes.min_approvers;
-//! not is_number(configured)` then reports a configuration error the interpreter
-//! (rightly) does not, in the scenarios whose `data` has no `min_approvers`. A case may
-//! differ only by that; and the divergence must show in at least one case, so that when
-//! a regorus release fixes it this test says so. This is why the RVM is experimental
-//! and not the default.
+//! With no exception: regorus 0.14.1's RVM bound `x := <undefined>` where the
+//! interpreter fails the body (16 four-eyes scenarios differed), which the vendored
+//! regorus fixes (`vendor/regorus/JITGATE-PATCH.md`). Every file's policy must also
+//! compile for the RVM, so that the default (`auto`) decides them on it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::{Path, PathBuf};
 
-use jitgate_core::{EvaluatorChoice, Gate, TimeUnit};
+use jitgate_core::{Evaluator, Gate, TimeUnit};
 use jitgate_testkit::CaseFile;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
-
-/// The policy reason only the RVM gives, in the known divergence (see the module docs).
-const KNOWN_DIVERGENCE: &str = "four-eyes configuration is invalid: min_approvers must be a number";
-
-/// Whether the RVM's decision `a` differs from the interpreter's `b` by the known
-/// divergence alone.
-fn known_divergence(a: &Value, b: &Value) -> bool {
-    let reason = |v: &Value| v["policy_reason"].as_str().unwrap_or_default().to_owned();
-    reason(a).contains(KNOWN_DIVERGENCE) && !reason(b).contains(KNOWN_DIVERGENCE)
-}
 
 /// The case files: the shared vectors and every shipped policy's scenarios.
 fn case_files() -> Vec<PathBuf> {
@@ -80,14 +66,18 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
     let mut total = 0usize;
-    let mut diverged = 0usize;
     for path in case_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let file = CaseFile::load(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let rvm = gate(&file.config, "rvm");
         let interpreter = gate(&file.config, "interpreter");
-        assert_eq!(rvm.policy().evaluator(), EvaluatorChoice::Rvm, "{name}");
-        assert_eq!(interpreter.policy().evaluator(), EvaluatorChoice::Interpreter, "{name}");
+        assert_eq!(rvm.policy().evaluator(), Evaluator::Rvm, "{name}");
+        assert_eq!(gate(&file.config, "auto").policy().evaluator(), Evaluator::Rvm, "{name}");
+        assert_eq!(
+            interpreter.policy().evaluator(),
+            Evaluator::Interpreter { fallback: None },
+            "{name}"
+        );
         // Both gates decide every case of the file in order (decision ids are
         // numbered per gate, so they match too); each case is then its own test.
         for case in &file.cases {
@@ -101,27 +91,13 @@ fn main() {
                 );
                 (a, b)
             });
-            if let Ok((a, b)) = &outcome {
-                diverged += usize::from(known_divergence(a, b));
-            }
             trials.push(Trial::test(format!("{name}: {}", case.name), move || match outcome {
                 Err(e) => Err(Failed::from(format!("request: {e}"))),
-                Ok((a, b)) if a == b || known_divergence(&a, &b) => Ok(()),
+                Ok((a, b)) if a == b => Ok(()),
                 Ok((a, b)) => Err(format!("the RVM decided\n{a:#}\nthe interpreter\n{b:#}").into()),
             }));
         }
     }
-    trials.push(Trial::test(
-        "the known divergence is still there (regorus 0.14.1)",
-        move || {
-            (diverged > 0).then_some(()).ok_or_else(|| {
-                Failed::from(
-                    "the RVM now decides every case as the interpreter: drop KNOWN_DIVERGENCE, and reconsider \
-                 making the RVM the default",
-                )
-            })
-        },
-    ));
     trials.push(Trial::test("the files have at least 100 cases", move || {
         (total >= 100)
             .then_some(())
