@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use arbitrary::Arbitrary;
-use jitgate_filter::{Filter, HostCalls, HostError, Level, Metrics, Shared, Verdict, AUDIT_LOG_PREFIX};
+use jitgate_filter::{CounterIds, Filter, HostCalls, HostError, Level, Shared, Verdict, AUDIT_LOG_PREFIX};
 
 use crate::{checks, signed_token, valid_claims, Edit, Pick, Signer, J, PATHS, WORDS};
 
@@ -137,7 +137,7 @@ thread_local! {
             .iter()
             .map(|p| {
                 let host = empty_host();
-                let metrics = Metrics::define(&host);
+                let metrics = CounterIds::define(&host);
                 let shared = Shared::configure(&host, Some(p.config.as_bytes()), metrics, [7; 16]);
                 assert!(shared.is_configured(), "{}: {:?}", p.name, host.logs.borrow());
                 Rc::new(shared)
