@@ -281,7 +281,7 @@ def main(argv: list[str]) -> int:
             "envoy": er.envoy_version(), "workers": 1, "route": "direct_response",
             "load": {"tool": "wrk", "threads": 1, "connections": a.connections, "duration_s": a.duration,
                      "rounds": a.rounds, "statistic": "median over rounds"},
-            "filter": str(er.FILTER.relative_to(er.ROOT)), "filter_bytes": er.FILTER.stat().st_size,
+            "filter": str(er.FILTER.relative_to(er.ROOT) if er.FILTER.is_relative_to(er.ROOT) else er.FILTER), "filter_bytes": er.FILTER.stat().st_size,
             "variants": table,
             "jitgate_fresh_vs_jwt_authn_nocache_rbac_cost_ratio": cost_ratio("jitgate-fresh", "jwt_authn-nocache+rbac"),
             "jitgate_vs_jwt_authn_rbac_cost_ratio": cost_ratio("jitgate", "jwt_authn+rbac"),
