@@ -776,7 +776,10 @@ mod tests {
         }
         // After an error the reused VM decides the next request afresh.
         let [rvm, _] = on_both("package t\nallow if lower(input.x) == \"a\"");
-        assert!(matches!(rvm.evaluate(input_with("x", Value::from(1)), 0), PolicyOutcome::Error(_)));
+        assert!(matches!(
+            rvm.evaluate(input_with("x", Value::from(1)), 0),
+            PolicyOutcome::Error(_)
+        ));
         assert!(matches!(
             rvm.evaluate(input_with("x", Value::from("A")), 0),
             PolicyOutcome::Allow { .. }
@@ -800,10 +803,21 @@ mod tests {
             auto.evaluate(Value::new_object(), 0),
             PolicyOutcome::Allow { .. }
         ));
-        let e = Policy::compile_for(&modules(src), Value::new_object(), "data.t.allow", false, EvaluatorChoice::Rvm)
-            .unwrap_err();
+        let e = Policy::compile_for(
+            &modules(src),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+            EvaluatorChoice::Rvm,
+        )
+        .unwrap_err();
         assert_eq!(e.field, "policy.evaluator");
-        let plain = Policy::compile(&modules("package t\nallow if true"), Value::new_object(), "data.t.allow", false);
+        let plain = Policy::compile(
+            &modules("package t\nallow if true"),
+            Value::new_object(),
+            "data.t.allow",
+            false,
+        );
         assert_eq!(plain.unwrap().evaluator(), Evaluator::Rvm);
         let chosen = Policy::compile_for(
             &modules("package t\nallow if true"),

@@ -72,7 +72,11 @@ fn main() {
         let rvm = gate(&file.config, "rvm");
         let interpreter = gate(&file.config, "interpreter");
         assert_eq!(rvm.policy().evaluator(), Evaluator::Rvm, "{name}");
-        assert_eq!(gate(&file.config, "auto").policy().evaluator(), Evaluator::Rvm, "{name}");
+        assert_eq!(
+            gate(&file.config, "auto").policy().evaluator(),
+            Evaluator::Rvm,
+            "{name}"
+        );
         assert_eq!(
             interpreter.policy().evaluator(),
             Evaluator::Interpreter { fallback: None },
