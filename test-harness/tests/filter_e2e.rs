@@ -329,6 +329,46 @@ fn bad_configurations_are_rejected_naming_the_field() {
 }
 
 #[test]
+fn the_configuration_log_line_says_which_evaluator_decides_and_why() {
+    let accepted = |host: &Host| {
+        host.logs()
+            .iter()
+            .find(|l| l.message.contains("configuration accepted"))
+            .map(|l| l.message.clone())
+            .unwrap()
+    };
+    // The default (`auto`): the seed policy compiles for the RVM, which then decides.
+    let host = host_with(&config());
+    assert!(
+        accepted(&host).contains("policy evaluated by regorus's RVM"),
+        "{}",
+        accepted(&host)
+    );
+    // regorus's RVM compiler has no `with`: `auto` falls back and says why; `rvm` refuses.
+    let mut cfg = config();
+    cfg["policy"] = json!({
+        "modules": {"w.rego": "package t\nallow if {\n  f with input as {\"x\": 1}\n}\nf if input.x == 1"},
+        "entrypoint": "data.t.allow"
+    });
+    let mut host = host_with(&cfg);
+    let line = accepted(&host);
+    assert!(
+        line.contains("policy evaluated by regorus's interpreter: the RVM cannot evaluate this policy"),
+        "{line}"
+    );
+    let out = host
+        .request(get("/orders").header("x-jit-approval", token(&claims())))
+        .unwrap();
+    assert!(matches!(out, Outcome::Forwarded { .. }), "{out:?}");
+    cfg["policy"]["evaluator"] = json!("rvm");
+    let err = Host::new(&common::jitgate_filter())
+        .unwrap()
+        .configure(cfg.to_string())
+        .unwrap_err();
+    assert!(err.to_string().contains("policy.evaluator"), "{err}");
+}
+
+#[test]
 fn a_trap_leaves_the_vm_dead_and_requests_failing_closed() {
     // Envoy's V8 caps a VM's memory; here a cap plus a request far over it makes the
     // filter's allocation fail, which aborts (a trap), as it would in Envoy.
