@@ -23,10 +23,13 @@ Load: `wrk` (Debian package) on loopback, one thread, 16 connections, the same a
 token on every request (but for jitgate-fresh); rounds interleaved (every variant once
 per round), medians over the rounds. Prints requests/s, p50, p99, the µs each request adds against `none`
 (1/throughput difference to `none` in the same round, the worker being saturated;
-median over rounds), the throughput ratio and Envoy's
+median over rounds), the CPU µs of Envoy's process per request added against `none`
+(utime + stime from /proc over the round: steadier than throughput on a shared machine,
+where wrk and neighbours compete for the cores), the throughput ratio and Envoy's
 RSS before and after; writes the figures to target/bench-envoy.json.
 
-usage: e2e/bench.py [--rounds N] [--duration S] [--connections C] [--out FILE]
+usage: e2e/bench.py [--rounds N] [--duration S] [--connections C] [--out FILE] [--soak N]
+                    [--variant NAME=MODULE.wasm]... [--skip VARIANT]...
 """
 
 from __future__ import annotations
@@ -62,12 +65,13 @@ end
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 
 
-def wasm_filter(cfg: dict) -> dict:
+def wasm_filter(cfg: dict, module: Path | None = None) -> dict:
+    module = module or er.FILTER
     return {"name": "jitgate", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": "jitgate", "root_id": "jitgate", "failure_policy": "FAIL_RELOAD",
                    "vm_config": {"vm_id": "jitgate", "runtime": "envoy.wasm.runtime.v8",
-                                 "code": {"local": {"filename": str(er.FILTER.resolve())}}},
+                                 "code": {"local": {"filename": str(module.resolve())}}},
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(cfg)}}}}
 
@@ -155,6 +159,11 @@ class BenchEnvoy:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the Envoy process so far (all its threads)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -193,6 +202,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=er.ROOT / "target" / "bench-envoy.json")
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then send about N more requests to the jitgate Envoy and report its RSS before and after")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=MODULE.wasm",
+                    help="also measure another build of the filter (an experiment) with the same configuration "
+                         "and cached token, as variant NAME")
+    ap.add_argument("--skip", action="append", default=[], metavar="VARIANT",
+                    help="leave out jitgate+audit, jitgate-fresh or jwt_authn-nocache+rbac")
     a = ap.parse_args(argv[1:])
     if not shutil.which("wrk"):
         print("bench.py: `wrk` is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -221,6 +235,15 @@ def main(argv: list[str]) -> int:
             "jwt_authn+rbac": (jwt_filters(approvals.public_jwk, cache=True), "warning"),
             "jwt_authn-nocache+rbac": (jwt_filters(approvals.public_jwk, cache=False), "warning"),
         }
+        for name in a.skip:
+            if name not in ("jitgate+audit", "jitgate-fresh", "jwt_authn-nocache+rbac"):
+                ap.error(f"--skip {name}: not a variant that can be left out")
+            del variants[name]
+        for spec in a.variant:
+            name, _, module = spec.partition("=")
+            if not name or name in variants or not Path(module).is_file():
+                ap.error(f"--variant {spec}: expected a new NAME=MODULE.wasm with an existing module")
+            variants[name] = ([wasm_filter(cfg, Path(module))], "warning")
         for name, (filters, level) in variants.items():
             envoys.append(BenchEnvoy(name, tmp, filters, level))
         for e in envoys:
@@ -240,7 +263,12 @@ def main(argv: list[str]) -> int:
         for r in range(a.rounds):
             for e in envoys:  # interleaved: every variant once per round
                 script = fresh_script if e.name == "jitgate-fresh" else None
-                results[e.name].append(run_wrk(e.port, token, a.duration, a.connections, script))
+                cpu = e.cpu_seconds()
+                run = run_wrk(e.port, token, a.duration, a.connections, script)
+                # Envoy's own CPU per request: steadier than throughput on a shared
+                # machine, where wrk and neighbours compete for the cores.
+                run["cpu_us"] = 1e6 * (e.cpu_seconds() - cpu) / max(1, run["rps"] * a.duration)
+                results[e.name].append(run)
             print(f"round {r + 1}/{a.rounds}: " + ", ".join(f"{n} {v[-1]['rps']:.0f}/s" for n, v in results.items()),
                   file=sys.stderr)
         rss_after = {e.name: round(e.rss_mb(), 1) for e in envoys}
@@ -263,6 +291,9 @@ def main(argv: list[str]) -> int:
                 # Paired per round (the machine drifts): median of the round's difference.
                 "added_us_per_request": round(statistics.median(
                     1e6 / x["rps"] - 1e6 / b["rps"] for x, b in zip(results[n], results["none"])), 1),
+                "cpu_us_per_request": round(statistics.median(x["cpu_us"] for x in results[n]), 1),
+                "added_cpu_us_per_request": round(statistics.median(
+                    x["cpu_us"] - b["cpu_us"] for x, b in zip(results[n], results["none"])), 1),
                 "throughput_ratio_vs_none": round(base / m["rps"], 2),
                 "rss_mb_before": rss_before[n], "rss_mb_after": rss_after[n],
                 # The Wasm variants hold two VMs (the main thread's and the worker's).
@@ -274,8 +305,16 @@ def main(argv: list[str]) -> int:
         def added(variant: str) -> float:
             return next(t for t in table if t["variant"] == variant)["added_us_per_request"]
 
-        def cost_ratio(variant: str, baseline: str) -> float:
+        def cost_ratio(variant: str, baseline: str) -> float | None:
+            if not any(t["variant"] == variant for t in table):
+                return None
             return round(added(variant) / max(1e-9, added(baseline)), 1)
+
+        def cpu_ratio(variant: str, baseline: str) -> float | None:
+            rows = {t["variant"]: t["added_cpu_us_per_request"] for t in table}
+            if variant not in rows:
+                return None
+            return round(rows[variant] / max(1e-9, rows[baseline]), 1)
 
         report = {
             "envoy": er.envoy_version(), "workers": 1, "route": "direct_response",
@@ -285,6 +324,9 @@ def main(argv: list[str]) -> int:
             "variants": table,
             "jitgate_fresh_vs_jwt_authn_nocache_rbac_cost_ratio": cost_ratio("jitgate-fresh", "jwt_authn-nocache+rbac"),
             "jitgate_vs_jwt_authn_rbac_cost_ratio": cost_ratio("jitgate", "jwt_authn+rbac"),
+            "jitgate_vs_jwt_authn_rbac_cpu_ratio": cpu_ratio("jitgate", "jwt_authn+rbac"),
+            "jitgate_audit_vs_jwt_authn_rbac_cpu_ratio": cpu_ratio("jitgate+audit", "jwt_authn+rbac"),
+            "jitgate_fresh_vs_jwt_authn_nocache_rbac_cpu_ratio": cpu_ratio("jitgate-fresh", "jwt_authn-nocache+rbac"),
             "load_average_1m": round(os.getloadavg()[0], 2),
             "soak": soak,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -297,15 +339,24 @@ def main(argv: list[str]) -> int:
         a.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"Envoy {report['envoy']}, 1 worker, direct_response; wrk -t1 -c{a.connections}, "
               f"{a.rounds} interleaved rounds of {a.duration} s, medians")
-        print(f"{'variant':24} {'req/s':>8} {'p50 µs':>8} {'p99 µs':>8} {'+µs/req':>8} {'ratio':>6} {'RSS MB':>13}")
+        print(f"{'variant':24} {'req/s':>8} {'p50 µs':>8} {'p99 µs':>8} {'+µs/req':>8} {'+CPU µs':>8} {'ratio':>6} {'RSS MB':>13}")
         for t in table:
             print(f"{t['variant']:24} {t['rps']:>8} {t['p50_us']:>8} {t['p99_us']:>8} {t['added_us_per_request']:>8} "
+                  f"{t['added_cpu_us_per_request']:>8} "
                   f"{t['throughput_ratio_vs_none']:>6} {t['rss_mb_before']:>6}->{t['rss_mb_after']:<6}")
         print(f"with a fresh approval every request, jitgate adds "
               f"{report['jitgate_fresh_vs_jwt_authn_nocache_rbac_cost_ratio']}x what jwt_authn without its cache + rbac adds")
+        print(f"in Envoy's CPU time per request: jitgate adds {report['jitgate_vs_jwt_authn_rbac_cpu_ratio']}x what "
+              f"jwt_authn (cached) + rbac adds, with the audit line {report['jitgate_audit_vs_jwt_authn_rbac_cpu_ratio']}x; "
+              f"fresh approvals {report['jitgate_fresh_vs_jwt_authn_nocache_rbac_cpu_ratio']}x jwt_authn without its cache")
         print(f"jitgate adds {report['jitgate_vs_jwt_authn_rbac_cost_ratio']}x what jwt_authn (cached) + rbac adds; "
               f"of its {added('jitgate')} µs, {added('wasm-noop')} µs is what any Wasm filter costs in Envoy "
               f"(wasm-noop); figures in {a.out}")
+        for spec in a.variant:
+            name = spec.partition("=")[0]
+            print(f"{name} adds {added(name)} µs: {cost_ratio(name, 'jitgate')}x jitgate, "
+                  f"{cost_ratio(name, 'jwt_authn+rbac')}x jwt_authn (cached) + rbac; in Envoy CPU per request "
+                  f"{cpu_ratio(name, 'jitgate')}x jitgate")
         return 0
     finally:
         for e in envoys:

@@ -29,7 +29,9 @@ const decoder = new TextDecoder();
 // proxy-wasm: BufferType PluginConfiguration (7) and VmConfiguration (6); MapType
 // HttpRequestHeaders (0); Status Ok (0) and NotFound (1); FilterHeadersStatus Continue (0).
 const [VM_CONFIGURATION, PLUGIN_CONFIGURATION, REQUEST_HEADERS, OK, NOT_FOUND] = [6, 7, 0, 0, 1];
-const PROPERTIES = { "source\0address": "127.0.0.1:40000", "request\0id": "abc-123", "request\0protocol": "HTTP/1.1" };
+const PROPERTIES = { "source\0address": "127.0.0.1:40000", "request\0protocol": "HTTP/1.1" };
+// spdlog's info (Envoy's default for the `wasm` logger): the audit line is written.
+const LOG_LEVEL_INFO = 2;
 
 /** The proxy-wasm header map serialization: count, (key, value) lengths, NUL-ended bytes. */
 function serializeMap(pairs) {
@@ -77,6 +79,11 @@ async function instantiate(module) {
     proxy_log: (level, ptr, len) => {
       count("log");
       if (level >= 3) console.error(`[${path}] ${text(ptr, len)}`);
+      return OK;
+    },
+    proxy_get_log_level: (retPtr) => {
+      count("get_log_level");
+      view().setUint32(retPtr, LOG_LEVEL_INFO, true);
       return OK;
     },
     proxy_get_buffer_bytes: (type, start, max, retPtr, retSize) =>
@@ -148,7 +155,7 @@ async function instantiate(module) {
   const request = () => {
     const token = tokens[context % tokens.length];
     headers = [[":method", "GET"], [":path", "/orders"], [":authority", "db.internal"], [":scheme", "http"],
-      ["x-jit-approval", token], ["user-agent", "v8host"]];
+      ["x-jit-approval", token], ["user-agent", "v8host"], ["x-request-id", "abc-123"]];
     exports.proxy_on_context_create(context, 1);
     const status = exports.proxy_on_request_headers(context, headers.length, 1);
     exports.proxy_on_done(context);

@@ -7,21 +7,22 @@
 
 use core::fmt;
 
-/// Log levels of the proxy-wasm ABI.
+/// Log levels of the proxy-wasm ABI (spdlog's numbers, as Envoy uses them; Envoy's
+/// `off` is 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     /// `trace`.
-    Trace,
+    Trace = 0,
     /// `debug`.
-    Debug,
+    Debug = 1,
     /// `info`: audit records.
-    Info,
+    Info = 2,
     /// `warn`: requests refused as invalid, a host call for a non-essential step failed.
-    Warn,
+    Warn = 3,
     /// `error`: configuration rejected, a host call the decision needed failed.
-    Error,
+    Error = 4,
     /// `critical`: a panic (there should be none) or a denial that could not be sent.
-    Critical,
+    Critical = 5,
 }
 
 /// A host call that did not succeed.
@@ -79,4 +80,8 @@ pub trait HostCalls {
     fn set_filter_state(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// Logs `message` at `level`. Logging never fails the request.
     fn log(&self, level: Level, message: &str);
+    /// Whether a line at `level` is written now (Envoy: the `wasm` logger's level, which
+    /// `--component-log-level` and the admin `/logging` endpoint change at run time).
+    /// The filter formats the audit line only when it will be written.
+    fn writes(&self, level: Level) -> bool;
 }

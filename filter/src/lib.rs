@@ -12,12 +12,15 @@
 //! - Each HTTP context, on the request headers, builds a [`jitgate_core::Request`] from
 //!   the header map and the properties `source.address`,
 //!   `connection.uri_san_peer_certificate`, `connection.sha256_peer_certificate_digest`
-//!   (hex, converted to base64url), `request.id`, `request.protocol`; takes `now` from
-//!   the host clock; decides; and forwards (removing, then setting headers) or answers
-//!   locally. Response headers an allowing policy asks for are added to the response.
+//!   (hex, converted to base64url), `request.protocol` and the route's metadata (the
+//!   request id is the `x-request-id` header, which is what Envoy's `request.id` is);
+//!   takes `now` from the host clock; decides; and forwards (removing the headers it
+//!   must strip that the request carries, then setting headers) or answers locally.
+//!   Response headers an allowing policy asks for are added to the response.
 //! - Every request gives one audit line at info: [`AUDIT_LOG_PREFIX`] followed by one
-//!   JSON object (DESIGN §7, with `eval_ns` measured on the host clock). Every other
-//!   line starts with [`LOG_PREFIX`].
+//!   JSON object (DESIGN §7, with `eval_ns` measured on the host clock), formatted only
+//!   when the host writes info lines (`proxy_get_log_level`: with Envoy's `wasm` logger
+//!   at warning, no line is built). Every other line starts with [`LOG_PREFIX`].
 //! - Counters ([`metrics`]): `jitgate.allowed`, `jitgate.denied`,
 //!   `jitgate.denied.<reason>`, `jitgate.dry_run.would_deny`, `jitgate.config_errors`
 //!   (Envoy exports them as `wasmcustom.jitgate.*`).

@@ -94,6 +94,11 @@ impl HostCalls for ProxyHost {
         // Nothing useful can be done when logging fails.
         let _ = hostcalls::log(level, message);
     }
+
+    fn writes(&self, level: Level) -> bool {
+        // A host that cannot say gets every line.
+        host_log_level().is_none_or(|lowest| level as u32 >= lowest)
+    }
 }
 
 impl FeedHost for ProxyHost {
@@ -139,6 +144,24 @@ impl FeedHost for ProxyHost {
     fn set_gauge(&self, id: u32, value: u64) -> Result<(), HostError> {
         hostcalls::record_metric(id, value).map_err(failed("record_metric"))
     }
+}
+
+/// `proxy_get_log_level` (ABI 0.2.1), read as the number Envoy writes: spdlog's level,
+/// 0 (`trace`) to 6 (`off`). Not through the SDK's `hostcalls::get_log_level`, whose
+/// `LogLevel` has no `off`: Envoy's 6 in it would be undefined behaviour (in practice a
+/// trap, on every request, with `--component-log-level wasm:off`). `None` when the host
+/// answers with an error.
+#[allow(unsafe_code)] // the workspace denies it; this is the filter's one FFI call
+fn host_log_level() -> Option<u32> {
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        fn proxy_get_log_level(return_level: *mut u32) -> u32;
+    }
+    let mut level = 0u32;
+    // SAFETY: the host writes one u32 through the pointer, which is valid and aligned
+    // for the whole call; nothing else is read or kept.
+    let status = unsafe { proxy_get_log_level(&mut level) };
+    (status == 0).then_some(level)
 }
 
 /// 16 random bytes from WASI `random_get`; if the host refuses, the clock and the

@@ -8,14 +8,10 @@ use base64::Engine as _;
 use core::fmt;
 use jitgate_core::{Request, Route, Source};
 
-/// Every Envoy property the filter reads per request.
-pub const PROPERTIES: [&[&str]; 5] = [
-    SOURCE_ADDRESS,
-    PEER_PRINCIPAL,
-    PEER_CERTIFICATE_DIGEST,
-    REQUEST_ID,
-    REQUEST_PROTOCOL,
-];
+/// Every Envoy property the filter reads per request (besides [`ROUTE_METADATA`]). Not
+/// `request.id`: Envoy's is the `x-request-id` header, which the header map already
+/// holds (the core takes the request id from it).
+pub const PROPERTIES: [&[&str]; 4] = [SOURCE_ADDRESS, PEER_PRINCIPAL, PEER_CERTIFICATE_DIGEST, REQUEST_PROTOCOL];
 /// `xds.route_metadata.filter_metadata.jitgate`: the matched route's jitgate settings
 /// (read raw: the property is not UTF-8).
 pub const ROUTE_METADATA: &[&str] = &["xds", "route_metadata", "filter_metadata", "jitgate"];
@@ -94,8 +90,6 @@ pub const SOURCE_ADDRESS: &[&str] = &["source", "address"];
 pub const PEER_PRINCIPAL: &[&str] = &["connection", "uri_san_peer_certificate"];
 /// `connection.sha256_peer_certificate_digest`: hex SHA-256 of the peer certificate.
 pub const PEER_CERTIFICATE_DIGEST: &[&str] = &["connection", "sha256_peer_certificate_digest"];
-/// `request.id`: the `x-request-id` value.
-pub const REQUEST_ID: &[&str] = &["request", "id"];
 /// `request.protocol`: `HTTP/1.1`, `HTTP/2`, …
 pub const REQUEST_PROTOCOL: &[&str] = &["request", "protocol"];
 
@@ -108,8 +102,6 @@ pub struct ConnectionFacts {
     pub principal: Option<String>,
     /// `connection.sha256_peer_certificate_digest`, as Envoy gives it (hex).
     pub certificate_digest_hex: Option<String>,
-    /// `request.id`.
-    pub request_id: Option<String>,
     /// `request.protocol`.
     pub protocol: Option<String>,
 }
@@ -202,7 +194,8 @@ pub fn build_request(headers: Vec<(String, Vec<u8>)>, facts: ConnectionFacts) ->
         host: authority,
         scheme,
         protocol: non_empty(facts.protocol),
-        id: non_empty(facts.request_id),
+        // Envoy's `request.id` is the `x-request-id` header: the core reads it there.
+        id: None,
         headers: plain,
         source: Source {
             address: non_empty(facts.address),
@@ -277,7 +270,7 @@ mod tests {
             r.header_values("x-forwarded-for").collect::<Vec<_>>(),
             ["10.0.0.1", "10.0.0.2"]
         );
-        // Without the property, the id comes from the header.
+        // The id comes from the header (Envoy's `request.id` is that header).
         assert_eq!(r.id, None);
         assert_eq!(r.effective_id(), Some("rid-1"));
         assert_eq!(r.source, Source::default());
@@ -289,7 +282,6 @@ mod tests {
             address: Some("10.0.0.7:51234".into()),
             principal: Some("spiffe://cluster.local/ns/a/sa/b".into()),
             certificate_digest_hex: Some("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".into()),
-            request_id: Some("rid-prop".into()),
             protocol: Some("HTTP/2".into()),
         };
         let r = build_request(envoy_headers(), facts).unwrap();
@@ -299,7 +291,6 @@ mod tests {
             r.source.certificate_sha256.as_deref(),
             Some("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU")
         );
-        assert_eq!(r.id.as_deref(), Some("rid-prop"));
         assert_eq!(r.protocol.as_deref(), Some("HTTP/2"));
     }
 
@@ -309,7 +300,6 @@ mod tests {
             address: Some(String::new()),
             principal: Some(String::new()),
             certificate_digest_hex: Some(String::new()),
-            request_id: Some(String::new()),
             protocol: Some(String::new()),
         };
         let r = build_request(envoy_headers(), facts).unwrap();

@@ -446,3 +446,63 @@ fn the_shipped_time_builtins_work_and_named_zones_are_not_compiled_in() {
         .as_str()
         .is_some_and(|d| d.contains("policy_error")));
 }
+
+#[test]
+fn the_audit_line_is_formatted_only_when_the_host_writes_info() {
+    for (level, written) in [
+        (None, true),
+        (Some(Level::Debug), true),
+        (Some(Level::Info), true),
+        (Some(Level::Warn), false),
+        (Some(Level::Critical), false),
+    ] {
+        let mut host = FakeHost::new().with_header("x-jit-approval", &token(&claims()));
+        host.log_level = level;
+        let (verdict, _) = run(&mut host, &seed_config());
+        assert_eq!(verdict, Verdict::Continue, "{level:?}");
+        assert_eq!(host.audits().len(), usize::from(written), "{level:?}");
+        // The decision is recorded all the same: filter state and counters.
+        assert_eq!(host.nonzero_counters(), [("jitgate.allowed".to_owned(), 1)].into(), "{level:?}");
+        assert!(host.filter_state.contains_key("jitgate.decision_id"), "{level:?}");
+        assert_eq!(host.filter_state["jitgate.approval_id"], "appr-1", "{level:?}");
+    }
+}
+
+#[test]
+fn only_headers_the_request_carries_are_removed() {
+    let removals = |host: &FakeHost| {
+        host.calls
+            .borrow()
+            .iter()
+            .filter(|c| **c == "remove_header_map_value")
+            .count()
+    };
+    // The token only: one removal (not one per x-jit-* header jitgate could strip).
+    let mut host = FakeHost::new().with_header("x-jit-approval", &token(&claims()));
+    assert_eq!(run(&mut host, &seed_config()).0, Verdict::Continue);
+    assert_eq!(removals(&host), 1);
+    assert!(host.header("x-jit-approval").is_empty());
+    // A client's own copies, in any spelling, are still removed before jitgate's are set.
+    let mut host = FakeHost::new()
+        .with_header("x-jit-approval", &token(&claims()))
+        .with_header("x-jit-subject", "mallory@example.com")
+        .with_header("x_jit_expires", "2099-01-01T00:00:00Z")
+        .with_header("X-Jit-Approval-Id", "forged");
+    assert_eq!(run(&mut host, &seed_config()).0, Verdict::Continue);
+    assert_eq!(removals(&host), 4);
+    assert_eq!(host.header("x-jit-subject"), ["alice@example.com"]);
+    assert_eq!(host.header("x-jit-approval-id"), ["appr-1"]);
+    assert!(host.header("x_jit_expires").is_empty());
+    assert_eq!(host.header("x-jit-expires"), ["2026-11-26T11:00:00Z"]);
+}
+
+#[test]
+fn the_request_id_is_the_x_request_id_header_not_a_property_read() {
+    let mut host = FakeHost::new().with_header("x-jit-approval", &token(&claims()));
+    assert_eq!(run(&mut host, &seed_config()).0, Verdict::Continue);
+    assert_eq!(host.audit()["request_id"], "rid-1");
+    // source.address, the peer principal and certificate digest, request.protocol and
+    // the route's metadata: nothing else.
+    let reads = host.calls.borrow().iter().filter(|c| **c == "get_property").count();
+    assert_eq!(reads, 5);
+}

@@ -16,7 +16,8 @@ pub use jitgate_core::AUDIT_LOG_PREFIX;
 /// The request Envoy would present for `request` at `now_ns`: pseudo-headers from the
 /// method, path and `host` header, the other headers as they are, and the properties
 /// the filter reads (`source.address`, `connection.uri_san_peer_certificate`,
-/// `connection.sha256_peer_certificate_digest` in Envoy's hex, `request.id`).
+/// `connection.sha256_peer_certificate_digest` in Envoy's hex, `request.protocol`); the
+/// request's `id` as its `x-request-id` header.
 pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> EnvoyRequest {
     let mut out = EnvoyRequest::new(request.method.clone(), request.path.clone());
     if let Some(host) = request.effective_host() {
@@ -28,11 +29,18 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> EnvoyReque
     if let Some(protocol) = &request.protocol {
         out = out.protocol(protocol.clone());
     }
+    // Envoy's `request.id` is the `x-request-id` header (the filter reads it there): a
+    // request's own `id` is that header, in place of any the headers carry.
+    let id = request.id.as_deref();
     for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("host") || name.starts_with(':') {
+        let replaced_by_id = id.is_some() && name.eq_ignore_ascii_case("x-request-id");
+        if name.eq_ignore_ascii_case("host") || name.starts_with(':') || replaced_by_id {
             continue;
         }
         out = out.header(name, value.clone());
+    }
+    if let Some(id) = id {
+        out = out.header("x-request-id", id.to_owned());
     }
     if let Some(address) = &request.source.address {
         out = out.property("source.address", address.clone());
@@ -47,9 +55,6 @@ pub fn envoy_request(request: &jitgate_core::Request, now_ns: i64) -> EnvoyReque
         .and_then(jitgate_core::unstable::jws::b64url_decode)
     {
         out = out.property("connection.sha256_peer_certificate_digest", hex::encode(digest));
-    }
-    if let Some(id) = request.effective_id() {
-        out = out.property("request.id", id.to_owned());
     }
     if request.route != jitgate_core::Route::default() {
         out = out.property(

@@ -45,6 +45,11 @@ pub struct FakeHost {
     pub response_headers: Vec<(String, String)>,
     pub reset: bool,
     pub filter_state: BTreeMap<String, String>,
+    /// The host's log level (`None`: every line is written). The fake records every
+    /// line it is given, so a test sees what the filter chose to log.
+    pub log_level: Option<Level>,
+    /// Every host call made, by the name in `HostError::call`, in order.
+    pub calls: RefCell<Vec<&'static str>>,
 }
 
 impl FakeHost {
@@ -60,7 +65,6 @@ impl FakeHost {
             .with_header(":scheme", "https")
             .with_header("x-request-id", "rid-1")
             .with_property("source.address", "10.0.0.7:51234")
-            .with_property("request.id", "rid-1")
             .with_property("request.protocol", "HTTP/1.1")
     }
 
@@ -89,6 +93,7 @@ impl FakeHost {
     }
 
     fn check(&self, call: &'static str) -> Result<(), HostError> {
+        self.calls.borrow_mut().push(call);
         if self.failing.contains(call) {
             Err(HostError::new(call, 10))
         } else {
@@ -244,6 +249,10 @@ impl HostCalls for FakeHost {
 
     fn log(&self, level: Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn writes(&self, level: Level) -> bool {
+        self.log_level.is_none_or(|lowest| level >= lowest)
     }
 }
 
