@@ -11,7 +11,12 @@ use jitgate_core::{Request, Route, Source};
 /// Every Envoy property the filter reads per request (besides [`ROUTE_METADATA`]). Not
 /// `request.id`: Envoy's is the `x-request-id` header, which the header map already
 /// holds (the core takes the request id from it).
-pub const PROPERTIES: [&[&str]; 4] = [SOURCE_ADDRESS, PEER_PRINCIPAL, PEER_CERTIFICATE_DIGEST, REQUEST_PROTOCOL];
+pub const PROPERTIES: [&[&str]; 4] = [
+    SOURCE_ADDRESS,
+    PEER_PRINCIPAL,
+    PEER_CERTIFICATE_DIGEST,
+    REQUEST_PROTOCOL,
+];
 /// `xds.route_metadata.filter_metadata.jitgate`: the matched route's jitgate settings
 /// (read raw: the property is not UTF-8).
 pub const ROUTE_METADATA: &[&str] = &["xds", "route_metadata", "filter_metadata", "jitgate"];

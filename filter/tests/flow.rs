@@ -462,7 +462,11 @@ fn the_audit_line_is_formatted_only_when_the_host_writes_info() {
         assert_eq!(verdict, Verdict::Continue, "{level:?}");
         assert_eq!(host.audits().len(), usize::from(written), "{level:?}");
         // The decision is recorded all the same: filter state and counters.
-        assert_eq!(host.nonzero_counters(), [("jitgate.allowed".to_owned(), 1)].into(), "{level:?}");
+        assert_eq!(
+            host.nonzero_counters(),
+            [("jitgate.allowed".to_owned(), 1)].into(),
+            "{level:?}"
+        );
         assert!(host.filter_state.contains_key("jitgate.decision_id"), "{level:?}");
         assert_eq!(host.filter_state["jitgate.approval_id"], "appr-1", "{level:?}");
     }
