@@ -72,6 +72,7 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p jitgate-cli --no-default-features -- -D warnings
+	$(CARGO) clippy --locked --target wasm32-wasip1 -p jitgate-filter --lib -- -D warnings  # proxy.rs is wasm32 only
 
 # The core builds for both wasm targets with its default features (no JS host, no WASI).
 build-core-wasm: setup
