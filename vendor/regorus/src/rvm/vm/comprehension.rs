@@ -471,7 +471,17 @@ impl RegoVM {
     ) -> Result<bool> {
         if let Some(mut context) = self.comprehension_stack.pop() {
             self.advance_comprehension_after_failure(&mut context)?;
-            self.comprehension_stack.push(context);
+            // jitgate patch (vendor/regorus/JITGATE-PATCH.md): with nothing left to
+            // iterate, execution resumes past `ComprehensionEnd`, so the comprehension
+            // ends here, as `ComprehensionEnd` would end it (the suspendable loop unwinds
+            // such a frame when it reaches `comprehension_end`). Kept on the stack, it
+            // caught the next failed condition of the enclosing body, which jumped back
+            // to the comprehension's end: an endless loop.
+            let finished = context.iteration_state.is_none()
+                && self.pc == usize::from(context.comprehension_end.saturating_sub(1));
+            if !finished {
+                self.comprehension_stack.push(context);
+            }
             Ok(true)
         } else {
             Ok(false)

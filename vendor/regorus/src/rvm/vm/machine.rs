@@ -128,6 +128,10 @@ pub struct RegoVM {
     /// Preloaded responses for HostAwait in run-to-completion execution keyed by identifier
     pub(super) host_await_responses: BTreeMap<Value, VecDeque<Value>>,
 
+    /// jitgate patch: run-to-completion answers that every HostAwait with the identifier
+    /// gets, however often it runs (checked before the queued responses).
+    pub(super) host_await_constants: BTreeMap<Value, Value>,
+
     /// Current execution mode (run-to-completion vs suspendable)
     pub(super) execution_mode: ExecutionMode,
 
@@ -267,6 +271,7 @@ impl RegoVM {
             breakpoints: BreakpointSet::new(),
             step_mode: false,
             host_await_responses: BTreeMap::new(),
+            host_await_constants: BTreeMap::new(),
             execution_mode: ExecutionMode::RunToCompletion,
             next_execution_mode: ExecutionMode::RunToCompletion,
             frame_pc_overridden: false,
@@ -455,11 +460,26 @@ impl RegoVM {
         }
     }
 
+    /// jitgate patch: in run-to-completion execution, every HostAwait for `identifier`
+    /// is answered with `value` (e.g. the evaluation's clock), however many times it
+    /// runs; replaces the constants set before.
+    pub fn set_host_await_constants<I>(&mut self, constants: I)
+    where
+        I: IntoIterator<Item = (Value, Value)>,
+    {
+        self.host_await_constants.clear();
+        self.host_await_constants.extend(constants);
+    }
+
     pub(super) fn next_host_await_response(
         &mut self,
         identifier: &Value,
         dest: u8,
     ) -> Result<Value> {
+        // jitgate patch: a constant answer first.
+        if let Some(value) = self.host_await_constants.get(identifier) {
+            return Ok(value.clone());
+        }
         let missing_error = || VmError::HostAwaitResponseMissing {
             dest,
             identifier: identifier.clone(),
