@@ -11,7 +11,8 @@
 //! call and this module answers it with the very function the interpreter's extensions
 //! call, so both evaluators see the same builtins. A policy that calls none of them
 //! but the clock runs to completion instead, `time.now_ns` answered by a constant
-//! (`set_host_await_constants`, a jitgate patch of the vendored regorus): no suspension. Builtin errors are strict, as in the
+//! (`set_host_await_constants`, a jitgate patch of the vendored regorus): no
+//! suspension. Builtin errors are strict, as in the
 //! interpreter; the VM's instruction cap is lifted, so the time budget
 //! (`policy.max_eval_ms`) bounds both alike.
 
@@ -43,6 +44,8 @@ pub(crate) struct RvmPolicy {
     /// builtins jitgate answers itself. Suspending and resuming the VM at each host call
     /// costs about a tenth of the filter's time per request in V8.
     run_to_completion: bool,
+    /// [`NOW_NS`] as a regorus value, made once: the key of the clock's constant answer.
+    clock: Value,
 }
 
 impl RvmPolicy {
@@ -72,6 +75,7 @@ impl RvmPolicy {
         Ok(Self {
             vm: RefCell::new(vm),
             run_to_completion,
+            clock: Value::from(NOW_NS),
         })
     }
 
@@ -94,7 +98,7 @@ impl RvmPolicy {
             .map_err(|_| RvmError::Failed("policy evaluation re-entered".into()))?;
         vm.set_input(input);
         if self.run_to_completion {
-            vm.set_host_await_constants([(Value::from(NOW_NS), Value::from(now_ns))]);
+            vm.set_host_await_constants([(self.clock.clone(), Value::from(now_ns))]);
             match vm.execute() {
                 Ok(result) => return Ok(result),
                 // A host call other than the clock (a name computed at run time): again,
