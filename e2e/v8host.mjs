@@ -12,7 +12,8 @@
 // decides the same allowed request (the token in `x-jit-approval`) in 30 interleaved
 // batches of 300. Prints per module the minimum and median µs per request over the
 // batches (the minimum is the figure to compare: the machine is shared), its ratio to
-// the first module, and the host calls one request makes. Only the host calls the filter
+// the first module, the host calls one request makes, and the module's linear memory
+// once configured and after the requests. Only the host calls the filter
 // makes on this path are implemented; the others answer "not found" or do nothing.
 import fs from "node:fs";
 import crypto from "node:crypto";
@@ -151,6 +152,7 @@ async function instantiate(module) {
   exports.proxy_on_context_create(1, 0);
   exports.proxy_on_vm_start(1, 0);
   if (exports.proxy_on_configure(1, config.length) !== 1) throw new Error(`${path}: configuration refused`);
+  const configuredBytes = memory.buffer.byteLength;
   let context = 2;
   const request = () => {
     const token = tokens[context % tokens.length];
@@ -163,9 +165,13 @@ async function instantiate(module) {
     context += 1;
     return status;
   };
-  return { path: module, request, calls, allowed: () => headers.some(([k]) => k === "x-jit-approval-id") };
+  return {
+    path: module, request, calls, configuredBytes, memoryBytes: () => memory.buffer.byteLength,
+    allowed: () => headers.some(([k]) => k === "x-jit-approval-id"),
+  };
 }
 
+const mib = (n) => (n / 1048576).toFixed(1);
 const hosts = [];
 for (const path of modules) hosts.push(await instantiate(path));
 for (const host of hosts) {
@@ -190,6 +196,7 @@ for (const host of hosts) {
   const sorted = host.times.slice().sort((a, b) => a - b);
   console.log(
     `${host.path}: min ${sorted[0].toFixed(1)} µs, median ${sorted[sorted.length >> 1].toFixed(1)} µs per request ` +
-      `(min ${(sorted[0] / first).toFixed(2)}× the first module); host calls per request: ${JSON.stringify(host.perRequest)}`,
+      `(min ${(sorted[0] / first).toFixed(2)}× the first module); host calls per request: ${JSON.stringify(host.perRequest)}; ` +
+      `linear memory ${mib(host.configuredBytes)} MiB configured, ${mib(host.memoryBytes())} MiB after ${BATCH * BATCHES + 2001} requests`,
   );
 }

@@ -129,7 +129,10 @@ fn delegate_module() -> String {
 
 thread_local! {
     /// The engine that evaluates the original builtins (regorus's engines are not
-    /// `Send`, extensions must be: one per thread, built on first use).
+    /// `Send`, extensions must be: one per thread, built on first use). It is reused, not
+    /// cloned, from one call to the next: its first evaluation prepares it (regorus's
+    /// analysis and loop hoisting of the delegate module), and a clone of an engine is
+    /// prepared again. Each evaluation starts from a clean evaluation state.
     static DELEGATE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
@@ -137,18 +140,15 @@ thread_local! {
 fn delegate(builtin: &str, args: Vec<Value>) -> anyhow::Result<Value> {
     let rule = format!("data.{DELEGATE_PACKAGE}.{}", rule_name(builtin));
     DELEGATE.with(|slot| {
-        let mut engine = {
-            let mut slot = slot
-                .try_borrow_mut()
-                .map_err(|_| anyhow::anyhow!("{builtin}: re-entered"))?;
-            match slot.as_ref() {
-                Some(engine) => engine.clone(),
-                None => {
-                    let mut engine = Engine::new();
-                    engine.add_policy("jitgate_delegate.rego".into(), delegate_module())?;
-                    *slot = Some(engine.clone());
-                    engine
-                }
+        let mut slot = slot
+            .try_borrow_mut()
+            .map_err(|_| anyhow::anyhow!("{builtin}: re-entered"))?;
+        let engine = match &mut *slot {
+            Some(engine) => engine,
+            empty => {
+                let mut engine = Engine::new();
+                engine.add_policy("jitgate_delegate.rego".into(), delegate_module())?;
+                empty.insert(engine)
             }
         };
         let mut input = Value::new_object();
@@ -453,6 +453,25 @@ mod tests {
         e.add_policy("t.rego".into(), format!("package t\nx := {expr}\n"))
             .unwrap();
         e.eval_rule("data.t.x".into())
+    }
+
+    /// The delegate engine is kept from one call to the next (prepared once): each call
+    /// still sees only its own arguments, and an error leaves nothing behind.
+    #[test]
+    fn the_delegate_engine_serves_one_call_after_another() {
+        let json = |s: &str| Value::from_json_str(s).unwrap();
+        let sprintf = |format: &str, args: &str| call("sprintf", vec![Value::from(format), json(args)]);
+        assert_eq!(sprintf("%d-%s", r#"[1, "a"]"#).unwrap(), Value::from("1-a"));
+        assert_eq!(sprintf("%s", r#"["b"]"#).unwrap(), Value::from("b"));
+        assert!(call("numbers.range_step", vec![json("1"), json("3"), json("0")]).is_err());
+        #[cfg(feature = "time")]
+        assert!(call("time.parse_duration_ns", vec![Value::from("soon")]).is_err());
+        assert_eq!(
+            call("numbers.range", vec![json("1"), json("3")]).unwrap(),
+            json("[1,2,3]")
+        );
+        assert_eq!(sprintf("%d-%s", r#"[2, "c"]"#).unwrap(), Value::from("2-c"));
+        DELEGATE.with(|slot| assert!(slot.borrow().is_some(), "the delegate engine is kept"));
     }
 
     #[test]

@@ -26,9 +26,19 @@
 use core::num::NonZeroUsize;
 #[cfg(any(feature = "regex", feature = "glob"))]
 use lazy_static::lazy_static;
-#[cfg(all(feature = "std", any(feature = "regex", feature = "glob")))]
+// jitgate patch 7: spin's lock on wasm, where there is one thread. parking_lot's slow
+// path calls `std::thread::yield_now`, which on wasm32-wasip1 imports WASI
+// `sched_yield`, a function Envoy does not provide (the module would not load).
+#[cfg(all(
+    feature = "std",
+    not(target_family = "wasm"),
+    any(feature = "regex", feature = "glob")
+))]
 use parking_lot::Mutex;
-#[cfg(all(not(feature = "std"), any(feature = "regex", feature = "glob")))]
+#[cfg(all(
+    any(not(feature = "std"), target_family = "wasm"),
+    any(feature = "regex", feature = "glob")
+))]
 use spin::Mutex;
 
 #[cfg(any(feature = "regex", feature = "glob"))]

@@ -5,6 +5,7 @@ use crate::rvm::instructions::FunctionCallParams;
 use crate::rvm::program::{RuleInfo, RuleType};
 use crate::value::Value;
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::convert::TryFrom as _;
 use core::mem;
@@ -243,16 +244,17 @@ impl RegoVM {
             });
         }
 
-        let rule_info = self
-            .program
+        // jitgate patch 8: the rule's information is borrowed through a clone of the
+        // program's `Arc`, not cloned itself (its name, vectors) on every rule call.
+        let program = Arc::clone(&self.program);
+        let rule_info = program
             .rule_infos
             .get(rule_idx)
             .ok_or(VmError::RuleInfoMissing {
                 index: rule_index,
                 pc: self.pc,
-                available: self.program.rule_infos.len(),
-            })?
-            .clone();
+                available: program.rule_infos.len(),
+            })?;
 
         let is_function_rule = rule_info.function_info.is_some();
 
@@ -410,16 +412,17 @@ impl RegoVM {
             });
         }
 
-        let rule_info = self
-            .program
+        // jitgate patch 8: the rule's information is borrowed through a clone of the
+        // program's `Arc`, not cloned itself (its name, vectors) on every rule call.
+        let program = Arc::clone(&self.program);
+        let rule_info = program
             .rule_infos
             .get(rule_idx)
             .ok_or(VmError::RuleInfoMissing {
                 index: rule_index,
                 pc: self.pc,
-                available: self.program.rule_infos.len(),
-            })?
-            .clone();
+                available: program.rule_infos.len(),
+            })?;
 
         let is_function_rule = rule_info.function_info.is_some();
 
@@ -759,16 +762,17 @@ impl RegoVM {
         } = frame_data;
 
         let rule_idx = usize::from(rule_index);
-        let rule_info = self
-            .program
+        // jitgate patch 8: the rule's information is borrowed through a clone of the
+        // program's `Arc`, not cloned itself (its name, vectors) on every rule call.
+        let program = Arc::clone(&self.program);
+        let rule_info = program
             .rule_infos
             .get(rule_idx)
             .ok_or(VmError::RuleInfoMissing {
                 index: rule_index,
                 pc: self.pc,
-                available: self.program.rule_infos.len(),
-            })?
-            .clone();
+                available: program.rule_infos.len(),
+            })?;
 
         let result_from_rule = if rule_failed_due_to_inconsistency {
             Value::Undefined
@@ -904,12 +908,13 @@ impl RegoVM {
         &mut self,
         frame_data: &mut RuleFrameData,
     ) -> Result<Option<usize>> {
-        let rule_info = self.get_rule_info(frame_data.rule_index)?;
+        let program = Arc::clone(&self.program);
+        let rule_info = self.rule_info_in(&program, frame_data.rule_index)?;
         match frame_data.phase {
             RuleFramePhase::ExecutingDestructuring => {
-                self.rule_frame_after_destructuring_success(frame_data, &rule_info)
+                self.rule_frame_after_destructuring_success(frame_data, rule_info)
             }
-            RuleFramePhase::ExecutingBody => self.rule_frame_after_success(frame_data, &rule_info),
+            RuleFramePhase::ExecutingBody => self.rule_frame_after_success(frame_data, rule_info),
             RuleFramePhase::Initializing | RuleFramePhase::Finalizing => Ok(None),
         }
     }
@@ -918,20 +923,25 @@ impl RegoVM {
         &mut self,
         frame_data: &mut RuleFrameData,
     ) -> Result<Option<usize>> {
-        let rule_info = self.get_rule_info(frame_data.rule_index)?;
-        self.rule_frame_after_failure(frame_data, &rule_info)
+        let program = Arc::clone(&self.program);
+        let rule_info = self.rule_info_in(&program, frame_data.rule_index)?;
+        self.rule_frame_after_failure(frame_data, rule_info)
     }
 
-    fn get_rule_info(&self, rule_index: u16) -> Result<RuleInfo> {
-        let idx = usize::from(rule_index);
-        self.program
+    /// jitgate patch 8: the rule's information in `program` (the VM's, through a clone
+    /// of its `Arc`), borrowed, not cloned.
+    fn rule_info_in<'p>(
+        &self,
+        program: &'p crate::rvm::program::Program,
+        rule_index: u16,
+    ) -> Result<&'p RuleInfo> {
+        program
             .rule_infos
-            .get(idx)
-            .cloned()
+            .get(usize::from(rule_index))
             .ok_or(VmError::RuleInfoMissing {
                 index: rule_index,
                 pc: self.pc,
-                available: self.program.rule_infos.len(),
+                available: program.rule_infos.len(),
             })
     }
 
