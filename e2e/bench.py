@@ -18,6 +18,8 @@ Each variant runs on its own Envoy with one worker (`--concurrency 1`) and a
                   audience, `jwt_cache_config`) and rbac requiring `jit.role` and
                   `jit.resource` from the JWT payload metadata
   jwt_authn-nocache+rbac  the same without the JWT cache
+  jitgate-NAME    (--policy NAME) the shipped filter with the shipped policy NAME
+                  (policies/NAME.config.json) and a cached approval it allows
 
 Load: `wrk` (Debian package) on loopback, one thread, 16 connections, the same approval
 token on every request (but for jitgate-fresh); rounds interleaved (every variant once
@@ -29,7 +31,7 @@ where wrk and neighbours compete for the cores), the throughput ratio and Envoy'
 RSS before and after; writes the figures to target/bench-envoy.json.
 
 usage: e2e/bench.py [--rounds N] [--duration S] [--connections C] [--out FILE] [--soak N]
-                    [--variant NAME=MODULE.wasm]... [--skip VARIANT]...
+                    [--variant NAME=MODULE.wasm[:POLICY]]... [--policy NAME]... [--skip VARIANT]...
 """
 
 from __future__ import annotations
@@ -76,6 +78,21 @@ def wasm_filter(cfg: dict, module: Path | None = None) -> dict:
                                      "value": json.dumps(cfg)}}}}
 
 
+# The claims an approval needs beyond the seed policy's for every shipped policy --policy
+# measures: `action_scope` allows GET for `read`; the others ignore what they do not use.
+POLICY_CLAIMS = {"jit": {"actions": ["read"]}}
+
+
+def shipped_policy_config(path: Path, approvals: er.Approvals) -> dict:
+    """A shipped policy's configuration, trusting the bench's key for the bench's issuer,
+    audience and resource."""
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    issuer = cfg["issuers"][0]
+    issuer.update({"issuer": er.ISSUER, "audience": er.AUDIENCE, "jwks": {"keys": [approvals.public_jwk]}})
+    cfg["resource"] = er.RESOURCE
+    return cfg
+
+
 def noop_filter(path: Path) -> dict:
     return {"name": "noop", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
@@ -113,6 +130,8 @@ def jwt_filters(jwk: dict, cache: bool) -> list[dict]:
 def bootstrap(port: int, admin_port: int, filters: list[dict]) -> dict:
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        # As deploy/envoy.yaml: freed memory goes back to the OS (deploy/README.md, "Memory").
+        "memory_allocator_manager": {"bytes_to_release": 16 << 20, "memory_release_interval": "1s"},
         "static_resources": {"listeners": [{
             "name": "bench", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
@@ -202,9 +221,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=er.ROOT / "target" / "bench-envoy.json")
     ap.add_argument("--soak", type=int, default=0, metavar="N",
                     help="then send about N more requests to the jitgate Envoy and report its RSS before and after")
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=MODULE.wasm",
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=MODULE.wasm[:POLICY]",
                     help="also measure another build of the filter (an experiment) with the same configuration "
-                         "and cached token, as variant NAME")
+                         "and cached token (or those of --policy POLICY), as variant NAME")
+    ap.add_argument("--policy", action="append", default=[], metavar="NAME",
+                    help="also measure the shipped filter with a shipped policy (policies/NAME.config.json, "
+                         "e.g. action_scope) and a cached approval it allows, as variant jitgate-NAME")
     ap.add_argument("--skip", action="append", default=[], metavar="VARIANT",
                     help="leave out jitgate+audit, jitgate-fresh or jwt_authn-nocache+rbac")
     a = ap.parse_args(argv[1:])
@@ -239,11 +261,32 @@ def main(argv: list[str]) -> int:
             if name not in ("jitgate+audit", "jitgate-fresh", "jwt_authn-nocache+rbac"):
                 ap.error(f"--skip {name}: not a variant that can be left out")
             del variants[name]
+        # Per variant: the approval it is loaded with and one it must refuse (403).
+        tokens_for: dict[str, tuple[str, str]] = {}
+        policy_tokens = (approvals.sign(ttl="2h", extra_claims=POLICY_CLAIMS),
+                         approvals.sign(ttl="2h", extra_claims={"jit": {"actions": []}}))
+
+        def policy_config(policy: str, option: str) -> dict:
+            path = er.ROOT / "policies" / f"{policy}.config.json"
+            if not path.is_file():
+                ap.error(f"{option}: {policy} is not a shipped policy (policies/{policy}.config.json)")
+            return shipped_policy_config(path, approvals)
+
         for spec in a.variant:
             name, _, module = spec.partition("=")
+            module, _, policy = module.partition(":")
             if not name or name in variants or not Path(module).is_file():
-                ap.error(f"--variant {spec}: expected a new NAME=MODULE.wasm with an existing module")
-            variants[name] = ([wasm_filter(cfg, Path(module))], "warning")
+                ap.error(f"--variant {spec}: expected a new NAME=MODULE.wasm[:POLICY] with an existing module")
+            variants[name] = ([wasm_filter(policy_config(policy, f"--variant {spec}") if policy else cfg,
+                                           Path(module))], "warning")
+            if policy:
+                tokens_for[name] = policy_tokens
+        for policy in a.policy:
+            name = f"jitgate-{policy}"
+            if name in variants:
+                ap.error(f"--policy {policy}: given twice")
+            variants[name] = ([wasm_filter(policy_config(policy, f"--policy {policy}"))], "warning")
+            tokens_for[name] = policy_tokens
         for name, (filters, level) in variants.items():
             envoys.append(BenchEnvoy(name, tmp, filters, level))
         for e in envoys:
@@ -252,9 +295,10 @@ def main(argv: list[str]) -> int:
         # a denial with an approval for the wrong role.
         wrong_role = approvals.sign(role="analyst")
         for e in envoys:
-            ok = er.request(e.port, "GET", "/orders", [("x-jit-approval", token)]).status
+            good, refused = tokens_for.get(e.name, (token, wrong_role))
+            ok = er.request(e.port, "GET", "/orders", [("x-jit-approval", good)]).status
             none = er.request(e.port, "GET", "/orders").status
-            wrong = er.request(e.port, "GET", "/orders", [("x-jit-approval", wrong_role)]).status
+            wrong = er.request(e.port, "GET", "/orders", [("x-jit-approval", refused)]).status
             expect = (200, 200, 200) if e.name in ("none", "wasm-noop") else (200, 401, 403)
             if (ok, none, wrong) != expect:
                 raise AssertionError(f"{e.name}: with token {ok}, without {none}, wrong role {wrong}; expected {expect}")
@@ -264,7 +308,7 @@ def main(argv: list[str]) -> int:
             for e in envoys:  # interleaved: every variant once per round
                 script = fresh_script if e.name == "jitgate-fresh" else None
                 cpu = e.cpu_seconds()
-                run = run_wrk(e.port, token, a.duration, a.connections, script)
+                run = run_wrk(e.port, tokens_for.get(e.name, (token,))[0], a.duration, a.connections, script)
                 # Envoy's own CPU per request: steadier than throughput on a shared
                 # machine, where wrk and neighbours compete for the cores.
                 run["cpu_us"] = 1e6 * (e.cpu_seconds() - cpu) / max(1, run["rps"] * a.duration)
