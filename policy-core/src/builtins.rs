@@ -403,6 +403,25 @@ thread_local! {
         const { RefCell::new(std::collections::BTreeMap::new()) };
 }
 
+/// How many compiled patterns regorus keeps per VM for `regex.*` and for `glob.match`
+/// (its defaults are 256 and 128). The shipped policies use a handful of constant
+/// patterns; the bound is what a policy that builds patterns from request data can make
+/// a VM hold (each pattern's automaton is at most regorus's 100 KiB size limit, plus its
+/// search caches). Past it, the least recently used pattern is compiled again when
+/// next needed.
+#[cfg(any(feature = "regex", feature = "glob"))]
+pub const PATTERN_CACHE_ENTRIES: usize = 32;
+
+/// Bounds regorus's compiled-pattern caches ([`PATTERN_CACHE_ENTRIES`]); every engine
+/// jitgate builds calls it (a resize to the same size costs nothing).
+pub(crate) fn bound_pattern_caches() {
+    #[cfg(any(feature = "regex", feature = "glob"))]
+    regorus::cache::configure(regorus::cache::Config {
+        regex: PATTERN_CACHE_ENTRIES,
+        glob: PATTERN_CACHE_ENTRIES,
+    });
+}
+
 /// `pattern` compiled as regorus compiles `regex.*` patterns (its size limit), cached.
 #[cfg(feature = "regex")]
 fn compiled_regex(pattern: &str) -> Result<regex::Regex, String> {
@@ -453,6 +472,27 @@ mod tests {
         e.add_policy("t.rego".into(), format!("package t\nx := {expr}\n"))
             .unwrap();
         e.eval_rule("data.t.x".into())
+    }
+
+    /// More distinct patterns than regorus's cache keeps: each still matches as it
+    /// should, the first ones again after they were evicted.
+    #[cfg(feature = "regex")]
+    #[test]
+    fn regex_patterns_past_the_cache_bound_still_match() {
+        let n = PATTERN_CACHE_ENTRIES + 8;
+        let expr = format!(
+            "[m | some i in numbers.range(0, {last}); s := sprintf(\"x%dy\", [i]); \
+             m := [regex.match(sprintf(\"^x%dy$\", [i]), s), regex.match(sprintf(\"^x%dy$\", [i + 1]), s)]]",
+            last = n - 1
+        );
+        for _ in 0..2 {
+            let got = eval(&expr).unwrap();
+            let pairs = got.as_array().unwrap();
+            assert_eq!(pairs.len(), n);
+            for pair in pairs.iter() {
+                assert_eq!(pair, &Value::from_json_str("[true, false]").unwrap());
+            }
+        }
     }
 
     /// The delegate engine is kept from one call to the next (prepared once): each call

@@ -91,6 +91,7 @@ pub fn load_modules(
     data: Value,
     rego_v0: bool,
 ) -> Result<(Engine, InjectedClock), PolicyError> {
+    crate::builtins::bound_pattern_caches();
     let mut engine = Engine::new();
     engine.set_rego_v0(rego_v0);
     for (name, source) in modules {
