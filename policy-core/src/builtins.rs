@@ -10,6 +10,8 @@
 //! | `numbers.range`, `numbers.range_step` | at most [`MAX_RANGE_ELEMENTS`] elements; a zero or negative step is an error (regorus divides by it) |
 //! | `sprintf` | a width or precision is ASCII digits and at most [`MAX_FORMAT_WIDTH`] (regorus panics on other numeric characters and overflows on long ones) |
 //! | `strings.count` | an empty substring counts like Go's `strings.Count` (characters + 1; regorus panics) |
+//! | `replace` | a result of at most [`MAX_REPLACED_BYTES`] when it grows the string (an empty `old` inserts `new` at every character: two request headers of 60 KiB would make 3.6 GB, and an allocation failure traps the VM) |
+//! | `bits.lsh` | a shift of at most [`MAX_SHIFT_BITS`] (regorus shifts by up to 2³² − 1: one request could make the VM allocate 512 MiB, which a Wasm memory never gives back) |
 //! | `object.subset` | an empty array is a subset of any array (regorus panics) — evaluated by jitgate |
 //! | `regex.template_match` | regorus's algorithm with checked slicing: a value shorter than the template's literal does not match (regorus slices past its end), delimiters that overlap in the template are an error (regorus slices backwards) — evaluated by jitgate; found by the `builtins` fuzz target |
 //! | `time.parse_ns`, `time.parse_duration_ns` | the arguments are ASCII (regorus slices inside a character on some others; found by the `builtins` fuzz target) |
@@ -30,6 +32,12 @@ pub const MAX_RANGE_ELEMENTS: i64 = 100_000;
 
 /// The largest width or precision a `sprintf` verb may ask for.
 pub const MAX_FORMAT_WIDTH: u32 = 1_000;
+
+/// The longest string `replace` may return when it makes its argument longer (bytes).
+pub const MAX_REPLACED_BYTES: usize = 1 << 20;
+
+/// The largest shift `bits.lsh` may ask for (bits).
+pub const MAX_SHIFT_BITS: u32 = 4_096;
 
 /// One builtin jitgate replaces: its name, arity and the rule of the delegate module
 /// that evaluates the original.
@@ -59,6 +67,16 @@ const CHECKED: &[Checked] = &[
         name: "strings.count",
         arity: 2,
         check: check_nothing,
+    },
+    Checked {
+        name: "replace",
+        arity: 3,
+        check: check_replace,
+    },
+    Checked {
+        name: "bits.lsh",
+        arity: 2,
+        check: check_shift,
     },
     #[cfg(feature = "time")]
     Checked {
@@ -259,6 +277,46 @@ fn huge_integer(v: Option<&Value>) -> bool {
 
 fn check_nothing(_args: &[Value]) -> Result<(), String> {
     Ok(())
+}
+
+/// `replace(s, old, new)`: at most [`MAX_REPLACED_BYTES`] when the result is longer than
+/// `s` (each occurrence of `old`, or each character boundary when it is empty, becomes
+/// `new`). Arguments of another type are regorus's to refuse.
+fn check_replace(args: &[Value]) -> Result<(), String> {
+    let (Some(Value::String(s)), Some(Value::String(old)), Some(Value::String(new))) =
+        (args.first(), args.get(1), args.get(2))
+    else {
+        return Ok(());
+    };
+    let replaced = if old.is_empty() {
+        s.chars().count().saturating_add(1)
+    } else {
+        s.matches(old.as_ref()).count()
+    };
+    let length = s
+        .len()
+        .saturating_sub(replaced.saturating_mul(old.len()))
+        .saturating_add(replaced.saturating_mul(new.len()));
+    if length > MAX_REPLACED_BYTES && length > s.len() {
+        return Err(format!(
+            "the result would be {length} bytes, more than {MAX_REPLACED_BYTES}"
+        ));
+    }
+    Ok(())
+}
+
+/// `bits.lsh(x, s)`: `s` at most [`MAX_SHIFT_BITS`]. A shift regorus cannot read as a
+/// 32-bit count (negative, fractional, larger) is its to answer (undefined).
+fn check_shift(args: &[Value]) -> Result<(), String> {
+    match args.get(1) {
+        Some(Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|s| s > u64::from(MAX_SHIFT_BITS) && s <= u64::from(u32::MAX)) =>
+        {
+            Err(format!("a shift of more than {MAX_SHIFT_BITS} bits"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(feature = "time")]
@@ -472,6 +530,28 @@ mod tests {
         e.add_policy("t.rego".into(), format!("package t\nx := {expr}\n"))
             .unwrap();
         e.eval_rule("data.t.x".into())
+    }
+
+    #[test]
+    fn replace_and_bits_lsh_are_bounded() {
+        // 2,000 characters (a module line holds at most 1,024).
+        let big = r#"concat("", ["a" | some _ in numbers.range(1, 2000)])"#;
+        // Growing past the bound: refused; the same sizes that do not grow: regorus's answer.
+        let err = eval(&format!("replace({big}, \"\", {big})")).unwrap_err().to_string();
+        assert!(err.contains("replace: the result would be 4004000 bytes"), "{err}");
+        assert!(eval(&format!("replace({big}, \"a\", {big})")).is_err());
+        assert_eq!(
+            eval(&format!("count(replace({big}, \"a\", \"b\"))")).unwrap(),
+            Value::from(2_000u64)
+        );
+        assert_eq!(eval(&format!("replace({big}, \"a\", \"\")")).unwrap(), Value::from(""));
+        assert_eq!(eval(r#"replace("a-b-c", "-", "--")"#).unwrap(), Value::from("a--b--c"));
+        assert_eq!(eval(r#"replace("ab", "", "-")"#).unwrap(), Value::from("-a-b-"));
+        // A shift up to the bound works; past it (still a 32-bit count) it is an error.
+        assert_eq!(eval("bits.lsh(1, 3)").unwrap(), Value::from(8u64));
+        assert!(eval(&format!("bits.lsh(1, {MAX_SHIFT_BITS})")).is_ok());
+        let err = eval("bits.lsh(1, 4294967295)").unwrap_err().to_string();
+        assert!(err.contains("bits.lsh: a shift of more than 4096 bits"), "{err}");
     }
 
     /// More distinct patterns than regorus's cache keeps: each still matches as it
