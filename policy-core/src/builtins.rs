@@ -11,6 +11,7 @@
 //! | `sprintf` | a width or precision is ASCII digits and at most [`MAX_FORMAT_WIDTH`] (regorus panics on other numeric characters and overflows on long ones) |
 //! | `strings.count` | an empty substring counts like Go's `strings.Count` (characters + 1; regorus panics) |
 //! | `replace` | a result of at most [`MAX_REPLACED_BYTES`] when it grows the string (an empty `old` inserts `new` at every character: two request headers of 60 KiB would make 3.6 GB, and an allocation failure traps the VM) |
+//! | `strings.replace_n`, `regex.replace` | the same bound on the result (`replace_n` applies its pairs one after another, so growth compounds; `regex.replace` expands `$1` in the value for every match) |
 //! | `bits.lsh` | a shift of at most [`MAX_SHIFT_BITS`] (regorus shifts by up to 2³² − 1: one request could make the VM allocate 512 MiB, which a Wasm memory never gives back) |
 //! | `object.subset` | an empty array is a subset of any array (regorus panics) — evaluated by jitgate |
 //! | `regex.template_match` | regorus's algorithm with checked slicing: a value shorter than the template's literal does not match (regorus slices past its end), delimiters that overlap in the template are an error (regorus slices backwards) — evaluated by jitgate; found by the `builtins` fuzz target |
@@ -72,6 +73,17 @@ const CHECKED: &[Checked] = &[
         name: "replace",
         arity: 3,
         check: check_replace,
+    },
+    Checked {
+        name: "strings.replace_n",
+        arity: 2,
+        check: check_replace_n,
+    },
+    #[cfg(feature = "regex")]
+    Checked {
+        name: "regex.replace",
+        arity: 3,
+        check: check_regex_replace,
     },
     Checked {
         name: "bits.lsh",
@@ -297,12 +309,71 @@ fn check_replace(args: &[Value]) -> Result<(), String> {
         .len()
         .saturating_sub(replaced.saturating_mul(old.len()))
         .saturating_add(replaced.saturating_mul(new.len()));
-    if length > MAX_REPLACED_BYTES && length > s.len() {
+    bounded_growth(length, s.len())
+}
+
+/// A result of `length` bytes made from `original` bytes: refused past
+/// [`MAX_REPLACED_BYTES`] when it grew.
+fn bounded_growth(length: usize, original: usize) -> Result<(), String> {
+    if length > MAX_REPLACED_BYTES && length > original {
         return Err(format!(
-            "the result would be {length} bytes, more than {MAX_REPLACED_BYTES}"
+            "the result could be {length} bytes, more than {MAX_REPLACED_BYTES}"
         ));
     }
     Ok(())
+}
+
+/// `strings.replace_n(patterns, s)`: regorus replaces each key of `patterns` by its value,
+/// in key order, in the string as the previous pairs left it, so growth compounds (pairs
+/// `"a": "bb"`, `"b": "cc"` quadruple). The steps are replayed here, each held to
+/// [`MAX_REPLACED_BYTES`]. Arguments of another type are regorus's to refuse.
+fn check_replace_n(args: &[Value]) -> Result<(), String> {
+    let (Some(Value::Object(patterns)), Some(Value::String(s))) = (args.first(), args.get(1)) else {
+        return Ok(());
+    };
+    let mut current: String = s.as_ref().to_owned();
+    for (key, value) in patterns.iter_sorted() {
+        let (Value::String(old), Value::String(new)) = (key, value) else {
+            return Ok(());
+        };
+        let replaced = if old.is_empty() {
+            current.chars().count().saturating_add(1)
+        } else {
+            current.matches(old.as_ref()).count()
+        };
+        let length = current
+            .len()
+            .saturating_sub(replaced.saturating_mul(old.len()))
+            .saturating_add(replaced.saturating_mul(new.len()));
+        bounded_growth(length, s.len())?;
+        current = current.replace(old.as_ref(), new.as_ref());
+    }
+    Ok(())
+}
+
+/// `regex.replace(s, pattern, value)`: the result's length (every match of `pattern`
+/// replaced by `value`), at most [`MAX_REPLACED_BYTES`] when it grows `s`. A `$1` or
+/// `${name}` in `value` expands to part of the match, so each reference is counted as
+/// long as the whole match: a bound, computed without building the result. A pattern
+/// that does not compile is regorus's to answer.
+#[cfg(feature = "regex")]
+fn check_regex_replace(args: &[Value]) -> Result<(), String> {
+    let (Some(Value::String(s)), Some(Value::String(pattern)), Some(Value::String(value))) =
+        (args.first(), args.get(1), args.get(2))
+    else {
+        return Ok(());
+    };
+    let Ok(re) = compiled_regex(pattern) else {
+        return Ok(());
+    };
+    let (s, value) = (s.as_ref(), value.as_ref());
+    let references = value.matches('$').count();
+    let mut length = s.len();
+    for m in re.find_iter(s) {
+        let expansion = value.len().saturating_add(references.saturating_mul(m.len()));
+        length = length.saturating_sub(m.len()).saturating_add(expansion);
+    }
+    bounded_growth(length, s.len())
 }
 
 /// `bits.lsh(x, s)`: `s` at most [`MAX_SHIFT_BITS`]. A shift regorus cannot read as a
@@ -532,13 +603,42 @@ mod tests {
         e.eval_rule("data.t.x".into())
     }
 
+    /// 2,000 characters, as Rego (a module line holds at most 1,024).
+    const BIG: &str = r#"concat("", ["a" | some _ in numbers.range(1, 2000)])"#;
+
+    #[cfg(feature = "regex")]
     #[test]
-    fn replace_and_bits_lsh_are_bounded() {
-        // 2,000 characters (a module line holds at most 1,024).
-        let big = r#"concat("", ["a" | some _ in numbers.range(1, 2000)])"#;
+    fn regex_replace_is_bounded() {
+        let big = BIG;
+        // regex.replace: an empty match everywhere, or `$0` expanded for every match.
+        let err = eval(&format!("regex.replace({big}, \"\", {big})"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("regex.replace: the result could be"), "{err}");
+        let dollars = r#"concat("", ["$0" | some _ in numbers.range(1, 600)])"#;
+        let err = eval(&format!("regex.replace({big}, \"a\", {dollars})"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("regex.replace: the result could be 3600000 bytes"),
+            "{err}"
+        );
+        assert_eq!(
+            eval(r#"regex.replace("a1b22", "[0-9]+", "<$0>")"#).unwrap(),
+            Value::from("a<1>b<22>")
+        );
+        assert_eq!(
+            eval(&format!("count(regex.replace({big}, \"a\", \"$0\"))")).unwrap(),
+            Value::from(2_000u64)
+        );
+    }
+
+    #[test]
+    fn builtins_that_grow_their_result_are_bounded() {
+        let big = BIG;
         // Growing past the bound: refused; the same sizes that do not grow: regorus's answer.
         let err = eval(&format!("replace({big}, \"\", {big})")).unwrap_err().to_string();
-        assert!(err.contains("replace: the result would be 4004000 bytes"), "{err}");
+        assert!(err.contains("replace: the result could be 4004000 bytes"), "{err}");
         assert!(eval(&format!("replace({big}, \"a\", {big})")).is_err());
         assert_eq!(
             eval(&format!("count(replace({big}, \"a\", \"b\"))")).unwrap(),
@@ -547,6 +647,18 @@ mod tests {
         assert_eq!(eval(&format!("replace({big}, \"a\", \"\")")).unwrap(), Value::from(""));
         assert_eq!(eval(r#"replace("a-b-c", "-", "--")"#).unwrap(), Value::from("a--b--c"));
         assert_eq!(eval(r#"replace("ab", "", "-")"#).unwrap(), Value::from("-a-b-"));
+        // strings.replace_n compounds: each pair doubles what the previous ones left.
+        let pairs: Vec<String> = (b'a'..b'm')
+            .map(|c| format!("\"{}\": \"{}{}\"", c as char, (c + 1) as char, (c + 1) as char))
+            .collect();
+        let err = eval(&format!("strings.replace_n({{{}}}, {big})", pairs.join(", ")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("strings.replace_n: the result could be"), "{err}");
+        assert_eq!(
+            eval(r#"strings.replace_n({"a": "b", "b": "cc"}, "ab")"#).unwrap(),
+            Value::from("cccc")
+        );
         // A shift up to the bound works; past it (still a 32-bit count) it is an error.
         assert_eq!(eval("bits.lsh(1, 3)").unwrap(), Value::from(8u64));
         assert!(eval(&format!("bits.lsh(1, {MAX_SHIFT_BITS})")).is_ok());
