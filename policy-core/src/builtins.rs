@@ -795,10 +795,19 @@ mod tests {
             "numbers.range(18446744073709551615, 9223372036854775807)",
             "time.parse_ns(\"\u{0663}\u{0664}\", \"\u{ff21}\")",
             "time.parse_duration_ns(\"1\u{e9}\")",
+            // No unit after the number: regorus sliced past the end (patch 9).
+            "time.parse_duration_ns(\"10\")",
+            "time.parse_duration_ns(\"1.\")",
+            "time.parse_duration_ns(\"1h10\")",
             "time.format([0, \"UTC\", \"\u{e9}\"])",
             "time.format([0, \"UTC\", \"2006 \u{2014} 01\"])",
         ] {
             assert!(eval(expr).is_err(), "{expr}");
+        }
+        #[cfg(feature = "time")]
+        for (duration, ns) in [("1h10m", 4_200_000_000_000u64), ("1.5s", 1_500_000_000), ("0", 0)] {
+            let expr = format!("time.parse_duration_ns(\"{duration}\")");
+            assert_eq!(eval(&expr).unwrap(), Value::from(ns), "{expr}");
         }
     }
 

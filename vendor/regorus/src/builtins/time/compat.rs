@@ -137,6 +137,13 @@ pub fn parse_duration(mut s: &str) -> Result<Duration, ParseDurationError> {
             return Err(ParseDurationError::InvalidDuration(orig.to_string()));
         }
 
+        // jitgate patch 9: a number with nothing after it ("10", "1.", "1h10") has no
+        // unit, an error as in Go ("missing unit in duration"); regorus sliced one byte
+        // past the end of the empty rest (a panic; found by the `builtins` fuzz target).
+        if s.is_empty() {
+            return Err(ParseDurationError::InvalidDuration(orig.to_string()));
+        }
+
         // Consume unit.
         let mut idx = 0;
         for (i, c) in s.char_indices() {
