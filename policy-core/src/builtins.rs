@@ -454,7 +454,8 @@ fn check_range_step(args: &[Value]) -> Result<(), String> {
     }
     let step = args.get(2);
     if let Some(Value::Number(n)) = step {
-        if n.as_f64().is_some_and(|f| f <= 0.0) || (n.is_integer() && n.as_i64().is_none()) {
+        // A fractional step too, as OPA refuses it.
+        if n.as_f64().is_some_and(|f| f <= 0.0) || !n.is_integer() || n.as_i64().is_none() {
             return Err("the step must be a positive integer".into());
         }
     }
@@ -463,7 +464,16 @@ fn check_range_step(args: &[Value]) -> Result<(), String> {
         args.get(1).and_then(integer),
         step.and_then(integer),
     ) {
-        (Some(from), Some(to), Some(step)) if step > 0 => bounded_count(from, to, step),
+        (Some(from), Some(to), Some(step)) if step > 0 => {
+            // regorus negates the span `to - from` when it is negative: i64::MIN (0 down
+            // to i64::MIN, with a step large enough for few elements) overflowed
+            // (found by the `builtins` fuzz target).
+            let span = i128::from(to) - i128::from(from);
+            if span <= i128::from(i64::MIN) || span > i128::from(i64::MAX) {
+                return Err("the span between the bounds does not fit in 64 bits".into());
+            }
+            bounded_count(from, to, step)
+        }
         _ => Ok(()),
     }
 }
@@ -787,6 +797,9 @@ mod tests {
             "numbers.range_step(1, 10, 0)",
             "numbers.range_step(1, 10, -1)",
             "numbers.range_step(0, 9223372036854775807, 1)",
+            "numbers.range_step(0, -9223372036854775808, 29674918609317733)",
+            "numbers.range_step(9223372036854775807, -1, 4611686018427387904)",
+            "numbers.range_step(0, 10, 0.5)",
             r#"sprintf("%99999999999d", [1])"#,
             r#"sprintf("%2000s", ["x"])"#,
             r#"sprintf("%.5000f", [1])"#,
