@@ -300,16 +300,20 @@ fn check_replace(args: &[Value]) -> Result<(), String> {
     else {
         return Ok(());
     };
+    bounded_growth(replaced_length(s, old, new), s.len())
+}
+
+/// The length of `s` with every occurrence of `old` (every character boundary when it
+/// is empty, as Rust's and Go's `replace` do) replaced by `new`, without building it.
+fn replaced_length(s: &str, old: &str, new: &str) -> usize {
     let replaced = if old.is_empty() {
         s.chars().count().saturating_add(1)
     } else {
-        s.matches(old.as_ref()).count()
+        s.matches(old).count()
     };
-    let length = s
-        .len()
+    s.len()
         .saturating_sub(replaced.saturating_mul(old.len()))
-        .saturating_add(replaced.saturating_mul(new.len()));
-    bounded_growth(length, s.len())
+        .saturating_add(replaced.saturating_mul(new.len()))
 }
 
 /// A result of `length` bytes made from `original` bytes: refused past
@@ -336,16 +340,7 @@ fn check_replace_n(args: &[Value]) -> Result<(), String> {
         let (Value::String(old), Value::String(new)) = (key, value) else {
             return Ok(());
         };
-        let replaced = if old.is_empty() {
-            current.chars().count().saturating_add(1)
-        } else {
-            current.matches(old.as_ref()).count()
-        };
-        let length = current
-            .len()
-            .saturating_sub(replaced.saturating_mul(old.len()))
-            .saturating_add(replaced.saturating_mul(new.len()));
-        bounded_growth(length, s.len())?;
+        bounded_growth(replaced_length(&current, old, new), s.len())?;
         current = current.replace(old.as_ref(), new.as_ref());
     }
     Ok(())
